@@ -1,0 +1,1 @@
+"""Backends: ``numpy`` (CPU, default) and ``cuda`` (generated CUDA C through PyCUDA)."""

@@ -1,0 +1,7 @@
+"""NumPy kernels, one module per op family; importing this package registers them all."""
+
+import importlib
+import pkgutil
+
+for _info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+    importlib.import_module(f"{__name__}.{_info.name}")

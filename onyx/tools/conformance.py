@@ -1,0 +1,126 @@
+"""``onyx conformance``: the ONNX backend test suite through onyx, with counts.
+
+Runs every case of ``onnx.backend.test`` (node, simple, pytorch-converted, pytorch-operator,
+real) with onyx's backend and prints passed / failed / excluded, for node cases and overall.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import unittest
+
+EXCLUDES = os.path.join(os.path.dirname(__file__), "..", "..", "tests", "conformance",
+                        "excludes.txt")
+
+
+def read_excludes(path: str) -> list[tuple[str, str]]:
+    """``(pattern, reason)`` pairs from an exclude file: ``pattern  # reason`` per line."""
+    out = []
+    if not os.path.exists(path):
+        return out
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            pattern, _, reason = line.partition("#")
+            pattern, reason = pattern.strip(), reason.strip()
+            if not reason:
+                raise ValueError(f"{path}: exclude {pattern!r} has no reason")
+            out.append((pattern, reason))
+    return out
+
+
+def collect(backend_module, excludes: list[tuple[str, str]]):
+    """All suite cases as ``(category, name, test, excluded_reason)``."""
+    import onnx.backend.test
+
+    from onyx.tools.node_data import ensure_node_data
+    ensure_node_data()
+    bt = onnx.backend.test.BackendTest(backend_module, "onyx_conformance")
+    compiled = [(re.compile(p), r) for p, r in excludes]
+    for category, items in bt._test_items.items():
+        for name, item in items.items():
+            reason = next((r for p, r in compiled if p.search(name)), None)
+            yield category, name, item, reason
+
+
+def run_suite(backend_module=None, excludes_path: str = EXCLUDES, *, pattern: str | None = None,
+              progress: bool = True) -> dict:
+    import onyx.backend
+    backend_module = backend_module or onyx.backend
+    cases = list(collect(backend_module, read_excludes(excludes_path)))
+    if pattern:
+        rx = re.compile(pattern)
+        cases = [c for c in cases if rx.search(c[1])]
+    results = {"node": _zero(), "all": _zero(), "failures": []}
+    bar = _progress(len(cases), progress)
+    for category, name, item, reason in cases:
+        if reason is not None:
+            status = "excluded"
+        else:
+            status = _run_one(item)
+            if status == "failed":
+                results["failures"].append(name)
+        for key in (("node", "all") if category == "Node" else ("all",)):
+            results[key][status] += 1
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return results
+
+
+def _zero() -> dict:
+    return {"passed": 0, "failed": 0, "excluded": 0, "skipped": 0}
+
+
+def _run_one(item) -> str:
+    class Case(unittest.TestCase):
+        pass
+    Case.test = item.func
+    result = unittest.TestResult()
+    Case("test").run(result)
+    if result.skipped:
+        return "skipped"
+    return "passed" if result.wasSuccessful() else "failed"
+
+
+def _progress(total: int, enabled: bool):
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="case", file=sys.stderr, disable=not sys.stderr.isatty())
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("conformance", help="run the ONNX backend test suite through onyx",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="example:\n  onyx conformance --json")
+    p.add_argument("--json", action="store_true", help="print the counts as JSON")
+    p.add_argument("-k", dest="pattern", help="only cases whose name matches this regex")
+    p.add_argument("--failures", action="store_true", help="list the failing cases")
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    res = run_suite(pattern=args.pattern, progress=not args.json)
+    if args.json:
+        print(json.dumps(res, indent=2))
+    else:
+        for key, title in (("node", "node cases"), ("all", "whole suite")):
+            r = res[key]
+            total = sum(r.values())
+            print(f"{title:12s} passed {r['passed']:5d}  failed {r['failed']:4d}  "
+                  f"excluded {r['excluded']:4d}  skipped {r['skipped']:4d}  of {total}")
+        if args.failures:
+            for name in res["failures"]:
+                print("  FAIL", name)
+    return 0 if not res["failures"] else 1
