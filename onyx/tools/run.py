@@ -1,0 +1,50 @@
+"""``onyx run MODEL``: run a model on the NumPy backend and print (or save) its outputs."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from onyx import ir
+from onyx.backends.numpy import Executor
+from onyx.tools.inputs import load_inputs, save_outputs
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("run", help="run a model and print or save its outputs",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       epilog="examples:\n  onyx run model.onnx -i x=x.npy -o out/\n"
+                              "  onyx run model.onnx --random --seed 1 --dim batch=8")
+    p.add_argument("model", help="path of an .onnx file")
+    p.add_argument("-i", "--input", action="append", default=[], metavar="NAME=FILE",
+                   help="an input from .npy, .npz or TensorProto .pb (repeatable)")
+    p.add_argument("--random", action="store_true", help="fill missing inputs at random")
+    p.add_argument("--seed", type=int, default=0, help="seed for --random")
+    p.add_argument("--dim", action="append", default=[], metavar="NAME=N",
+                   help="size of a symbolic dimension for --random")
+    p.add_argument("-o", "--output-dir", help="write each output as NAME.npy into this folder")
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    model = ir.load(args.model)
+    dims = {}
+    for spec in args.dim:
+        name, _, value = spec.partition("=")
+        dims[name] = int(value)
+    feeds = load_inputs(model, args.input, random=args.random, seed=args.seed, dims=dims)
+    executor = Executor(model)
+    outputs = executor.run(feeds)
+    if args.output_dir:
+        for path in save_outputs(executor.output_names, outputs, args.output_dir):
+            print(f"wrote {path}")
+        return 0
+    with np.printoptions(precision=5, suppress=True, threshold=50, edgeitems=3):
+        for name, value in zip(executor.output_names, outputs):
+            if isinstance(value, np.ndarray):
+                print(f"{name}: {value.dtype}{list(value.shape)}")
+                print(value)
+            else:
+                print(f"{name}: {value!r}")
+    return 0
