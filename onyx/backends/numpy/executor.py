@@ -24,6 +24,7 @@ from onyx.ir.errors import (
     UnsupportedOpError,
     describe_node,
 )
+from onyx.ir.types import OptionalType
 
 
 class Step:
@@ -184,7 +185,8 @@ class Plan:
                     check_feed(v, inputs[i])
                 env[v] = inputs[i]
             elif v not in env:
-                if check:
+                # an optional input may be fed as "empty" (None)
+                if check and not isinstance(v.type, OptionalType):
                     raise InputError(f"input {v.name!r} ({v.type}) of graph {g.name!r} was not "
                                      f"given")
                 env[v] = None
@@ -255,7 +257,8 @@ class Executor:
                 raise InputError(f"unknown input(s) {unknown}; the model takes "
                                  f"{[v.name for v in g.inputs]}")
             inputs = [feeds.get(v.name) for v in g.inputs]
-            missing = [v.name for v, x in zip(g.inputs, inputs) if x is None and v.const is None]
+            missing = [v.name for v, x in zip(g.inputs, inputs)
+                       if x is None and v.const is None and not isinstance(v.type, OptionalType)]
             if missing:
                 raise InputError(f"missing input(s) {missing}; the model takes "
                                  f"{[(v.name, str(v.type)) for v in g.inputs if v.const is None]}")
