@@ -31,11 +31,18 @@ def log_softmax_along(x: np.ndarray, axis: int) -> np.ndarray:
 
 
 def softmax_along(x: np.ndarray, axis: int) -> np.ndarray:
-    xw = x.astype(accumulation_dtype(x.dtype), copy=False)
-    if xw.size == 0:
-        return xw.copy()
-    e = np.exp(xw - np.max(xw, axis=axis, keepdims=True))
-    return e / np.sum(e, axis=axis, keepdims=True)
+    wide = accumulation_dtype(x.dtype)
+    if x.size == 0:
+        return x.astype(wide, copy=True)
+    if wide == x.dtype:
+        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+        return e / np.sum(e, axis=axis, keepdims=True)
+    # 16-bit floats follow the op's function body (Exp, ReduceSum, Div): each step computed in
+    # float32 and its result rounded to the input type, as the expanded graph would run.
+    e = np.exp(x.astype(wide) - np.max(x, axis=axis, keepdims=True).astype(wide))
+    e = e.astype(x.dtype).astype(wide)
+    total = np.sum(e, axis=axis, keepdims=True).astype(x.dtype).astype(wide)
+    return e / total
 
 
 def hardmax_along(x: np.ndarray, axis: int) -> np.ndarray:
