@@ -49,6 +49,10 @@ class OnyxBackend(Backend):
         if not cls.supports_device(device):
             raise OnyxError(f"device {device!r} is not supported by the NumPy backend")
         m = model if isinstance(model, ir.Model) else ir.load(model)
+        if any(n.op_type == "Gradient" and n.domain == "ai.onnx.preview.training"
+               for n in m.graph):
+            from onyx.frontend.autograd.graph_grad import expand_gradient_ops
+            m = expand_gradient_ops(m)
         return OnyxRep(m)
 
     @classmethod

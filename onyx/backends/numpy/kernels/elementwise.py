@@ -123,8 +123,14 @@ for _op, (_since, _fn) in UNARY.items():
 
 
 # ------------------------------------------------------------------ binary arithmetic
+_NATIVE = frozenset(np.dtype(t) for t in (np.float32, np.float64, np.int32, np.int64))
+
+
 def _arith(fn: Callable) -> Callable:
     def apply(a, b):
+        if a.dtype == b.dtype and a.dtype in _NATIVE and fn is not _divide:
+            r = fn(a, b)  # fast path: no widening needed, result already in a's dtype
+            return r if type(r) is np.ndarray else np.asarray(r)
         w = wide_dtype(a.dtype)
         return like(fn(a.astype(w, copy=False), b.astype(w, copy=False)), a.dtype)
     return apply

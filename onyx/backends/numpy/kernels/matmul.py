@@ -51,9 +51,16 @@ def _checked_matmul(a: np.ndarray, b: np.ndarray, op: str) -> np.ndarray:
     return np.matmul(a, b)
 
 
+_FAST = frozenset(np.dtype(t) for t in (np.float32, np.float64))
+
+
 @kernel("MatMul", since=1)
 def matmul(A, B):
     a, b = np.asarray(A), np.asarray(B)
+    if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype in _FAST \
+            and a.shape[1] == b.shape[0] \
+            and a.shape[0] * b.shape[1] * a.dtype.itemsize <= limits.max_tensor_bytes:
+        return np.matmul(a, b)  # fast path: plain 2-D product, size already bounded
     if a.dtype != b.dtype:
         raise ShapeError(f"MatMul: operand types differ: {a.dtype} and {b.dtype}")
     wide = accumulation_dtype(a.dtype)
