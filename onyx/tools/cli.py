@@ -11,7 +11,7 @@ import sys
 
 from onyx.ir.errors import OnyxError
 
-COMMANDS = ("dump", "run", "conformance")
+COMMANDS = ("dump", "run", "conformance", "optimize")
 
 
 def build_parser() -> argparse.ArgumentParser:
