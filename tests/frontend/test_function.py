@@ -1,4 +1,5 @@
-"""Custom autograd functions (onyx.autograd.Function) against torch.autograd.Function."""
+"""Custom autograd functions (onyx.autograd.Function) against torch.autograd.Function, and
+gradcheck / gradgradcheck catching wrong gradients."""
 
 import numpy as np
 import pytest
@@ -199,3 +200,51 @@ def test_no_record_without_grad():
     assert z.grad_fn is None
     with pytest.raises(onyx.OnyxError, match="apply"):
         fn()
+
+
+# ---------------------------------------------------------------------- gradcheck itself
+class WrongSquare(Function):
+    """x * x with a backward that is off by a factor on the second input."""
+
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(x, y)
+        return x * x + y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, _ = ctx.saved_tensors
+        return g * 2 * x, g * 3
+
+
+def test_gradcheck_names_the_input_and_the_difference():
+    x = onyx.tensor([0.5, -1.0], dtype=onyx.float64, requires_grad=True)
+    y = onyx.tensor([2.0], dtype=onyx.float64, requires_grad=True)
+    with pytest.raises(onyx.autograd.GradcheckError, match=r"input 1 .*max difference"):
+        gradcheck(WrongSquare.apply, (x, y))
+    assert gradcheck(WrongSquare.apply, (x, y), raise_exception=False) is False
+    assert gradcheck(WrongSquare.apply, (x, y), raise_exception=False, fast_mode=True) is False
+    assert gradcheck(lambda a: WrongSquare.apply(a, y.detach()), (x,), fast_mode=True)
+
+
+def test_gradgradcheck_catches_a_wrong_second_derivative():
+    class FlatBackward(Function):   # x^3 whose backward 3 x^2 is built from a constant
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * onyx.tensor(3 * x.detach().numpy() ** 2)
+
+    x = onyx.tensor([0.5, -1.5], dtype=onyx.float64, requires_grad=True)
+    assert gradcheck(FlatBackward.apply, (x,))
+    with pytest.raises(onyx.OnyxError, match="input 0"):
+        gradgradcheck(FlatBackward.apply, (x,))
+
+
+def test_gradcheck_needs_an_input_that_requires_grad():
+    with pytest.raises(onyx.OnyxError, match="requires_grad"):
+        gradcheck(lambda a: a * 2, (onyx.tensor([1.0], dtype=onyx.float64),))

@@ -52,25 +52,33 @@ def gradcheck(func: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, rto
         probe = _Probe(func, inputs, i, cotangents)
         if fast_mode:
             u = rng.standard_normal(x.shape)
-            a, n = np.sum(ga * u), probe.directional(u, eps)
-            where, a_at, n_at = "a random direction", a, n
-            bad = abs(a - n) > atol + rtol * abs(n)
-            diff = abs(a - n)
+            found = _mismatch(np.sum(ga * u), probe.directional(u, eps), atol, rtol)
         else:
-            n = probe.elementwise(eps)
-            err = np.abs(ga - n) - (atol + rtol * np.abs(n))
-            bad = bool(err.size) and bool(np.max(err) > 0)
-            if bad:
-                k = np.unravel_index(int(np.argmax(err)), err.shape)
-                where, a_at, n_at = f"element {[int(j) for j in k]}", ga[k], n[k]
-                diff = float(np.max(np.abs(ga - n)))
-        if bad:
+            found = _mismatch(ga, probe.elementwise(eps), atol, rtol)
+        if found is not None:
+            where, diff, a, n = found
+            where = "a random direction" if fast_mode else where
             return _fail(raise_exception,
                          f"gradcheck: analytical and numerical gradients differ for input {i} "
                          f"(shape {list(x.shape)}): max difference {diff:.3g} "
-                         f"(atol {atol}, rtol {rtol}); at {where}: analytical {a_at:.6g}, "
-                         f"numerical {n_at:.6g}")
+                         f"(atol {atol}, rtol {rtol}); at {where}: analytical {a:.6g}, "
+                         f"numerical {n:.6g}")
     return True
+
+
+def _mismatch(analytical, numerical, atol: float, rtol: float):
+    """(where, max difference, analytical, numerical) at the worst element, or None if close.
+
+    NaN on one side only is a mismatch; NaN on both sides agrees.
+    """
+    a, n = np.atleast_1d(analytical), np.atleast_1d(numerical)
+    err = np.abs(a - n) - (atol + rtol * np.abs(n))
+    err = np.where(np.isnan(a) & np.isnan(n), -1.0, np.nan_to_num(err, nan=np.inf))
+    if not err.size or np.max(err) <= 0:
+        return None
+    k = np.unravel_index(int(np.argmax(err)), err.shape)
+    index = [int(j) for j in k][-np.ndim(analytical):] if np.ndim(analytical) else []
+    return f"element {index}", float(np.nanmax(np.abs(a - n))), a[k], n[k]
 
 
 def gradgradcheck(func: Callable, inputs, grad_outputs=None, eps: float = 1e-6,

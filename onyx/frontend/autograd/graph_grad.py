@@ -49,10 +49,12 @@ class GraphBuilder:
         return f"grad/{op_type}_{self._count}"
 
     def const(self, value, like=None, dtype=None):
+        """A constant as an initializer, so shape inference of later nodes sees its values."""
         if dtype is None and like is not None:
             dtype = self.dtype(like)
-        arr = np.asarray(value, dtype=dtype)
-        return self.Constant(value=ir.Tensor(arr))
+        self._count += 1
+        name = f"grad/const_{self._count}"
+        return self.graph.add_initializer(name, ir.Tensor(np.asarray(value, dtype=dtype)))
 
     def shape(self, x) -> tuple:
         shape = x.shape

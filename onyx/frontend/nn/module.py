@@ -215,7 +215,7 @@ class Module:
 
     def _apply_to_tensors(self, fn: Callable[[Tensor], Tensor]) -> Module:
         for m in self.modules():
-            for name, p in m._parameters.items():
+            for p in m._parameters.values():
                 if p is not None:
                     new = fn(p)
                     if new is not p:

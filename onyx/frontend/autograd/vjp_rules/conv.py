@@ -1,4 +1,4 @@
-"""VJP rules of Conv, ConvTranspose and Col2Im.
+"""VJP rules of Conv, ConvTranspose, Col2Im and CausalConvWithState.
 
 Conv and ConvTranspose are adjoint in their data input: the cotangent of one is the other, with
 the same kernel, strides, dilations, groups and explicit pads. The weight cotangent of both is
@@ -93,3 +93,33 @@ def _(b, node, g):
     cols = b.Conv(g, b.const(onehot, like=g), strides=win.strides, dilations=win.dilations,
                   pads=win.pads, group=c)
     return [b.Reshape(cols, ints(b, [0, 0, -1])), None, None]
+
+
+@vjp("CausalConvWithState")
+def _(b, node, g_y, g_state=None):
+    # padded = concat(past_state or zeros, input) along time; y = silu?(depthwise conv of
+    # padded + bias); present_state = the last k - 1 steps of padded
+    x, w, bias, past = node.inputs[0], node.inputs[1], arg(node, 2), arg(node, 3)
+    channels, k = require_static(b, w, "CausalConvWithState", "weight", only=[0, 2])[::2]
+    length = require_static(b, x, "CausalConvWithState", only=[2])[2]
+    head = past if past is not None else \
+        b.Slice(b.zeros_like(x), ints(b, [0]), ints(b, [k - 1]), ints(b, [2]))
+    padded = b.Concat(head, x, axis=2)
+    g = g_y
+    if node.attr("activation", "none") != "none":   # silu: s + y * s * (1 - s)
+        pre = b.Conv(padded, w, group=channels)
+        if bias is not None:
+            pre = b.Add(pre, b.Reshape(bias, ints(b, [-1, 1])))
+        s = b.Sigmoid(pre)
+        g = b.Mul(g, b.Add(s, b.Mul(pre, b.Mul(s, b.Sub(b.const(1.0, like=s), s)))))
+    g_padded = b.ConvTranspose(g, w, group=channels)
+    if g_state is not None:   # the state is padded's tail
+        tail = b.Pad(g_state, ints(b, [0, 0, length, 0, 0, 0]))
+        g_padded = b.Add(g_padded, tail)
+    win = Window([k], [1], [1], [0], [0])
+    gw = weight_grad(b, padded, [length + k - 1], g, [length], (channels, 1, k), win, channels)
+    end = ints(b, [length + k - 1])
+    return [b.Slice(g_padded, ints(b, [k - 1]), end, ints(b, [2])), gw,
+            None if bias is None else b.ReduceSum(g, ints(b, [0, 2]), keepdims=0),
+            None if past is None else b.Slice(g_padded, ints(b, [0]), ints(b, [k - 1]),
+                                              ints(b, [2]))]

@@ -136,6 +136,9 @@ def _(b, node, g):
 @vjp("Clip")
 def _(b, node, g):
     x, lo, hi = node.inputs[0], arg(node, 1), arg(node, 2)
+    if node.attr("min") is not None or node.attr("max") is not None:   # opsets 1-10
+        lo, hi = (None if node.attr(k) is None else scalar(b, node.attr(k), x)
+                  for k in ("min", "max"))
     zero = b.zeros_like(g)
     # Clip = Min(Max(x, lo), hi): hi wins where x > hi or lo > hi (the spec's "min > max gives
     # max"); lo wins where x < lo otherwise; ties go to x, as torch.clamp does.

@@ -1,5 +1,5 @@
 """VJP rules of indexing ops: gathers, scatters (Scatter, ScatterElements, ScatterND,
-TensorScatter), Slice, Pad, Compress, ReverseSequence, OneHot.
+TensorScatter), Slice, Pad, Compress, ReverseSequence, OneHot, Unique.
 
 A gather's cotangent is a scatter-add of ``g`` (repeated indices sum), a scatter's is a gather.
 Slice, Pad and Compress are handled by running the op itself on the input's flat positions
@@ -19,6 +19,7 @@ from onyx.frontend.autograd.vjp_rules._shapes import (
     normalize_axis,
     rank,
     require_static,
+    reshape_like,
     scatter_flat,
     shape_of,
     static_shape,
@@ -126,24 +127,33 @@ def _(b, node, g):
 @vjp("Slice", uses_inputs=(1, 2, 3, 4))
 def _(b, node, g):
     x = node.inputs[0]
-    pads = _slice_as_pads(b, node)
+    starts, ends, axes, steps = _slice_args(b, node)
+    pads = _slice_as_pads(b, x, starts, ends, axes, steps)
     if pads is not None:
         return [b.Pad(g, ints(b, pads))] + [None] * 4
-    positions = b.Slice(flat_iota(b, x), *node.inputs[1:])
+    positions = b.Slice(flat_iota(b, x), ints(b, starts), ints(b, ends), ints(b, axes),
+                        ints(b, steps))
     return [scatter_flat(b, x, positions, g)] + [None] * 4
 
 
-def _slice_as_pads(b, node) -> list[int] | None:
+def _slice_args(b, node) -> tuple[list[int], ...]:
+    """starts, ends, axes, steps: inputs since opset 10, attributes before."""
+    if node.attr("starts") is not None:
+        starts, ends = list(node.attr("starts")), list(node.attr("ends"))
+        axes, steps = node.attr("axes"), None
+    else:
+        op = "Slice"
+        starts = const_ints(b, node.inputs[1], op, "starts")
+        ends = const_ints(b, node.inputs[2], op, "ends")
+        axes = const_ints(b, arg(node, 3), op, "axes")
+        steps = const_ints(b, arg(node, 4), op, "steps")
+    return (starts, ends, list(axes or range(len(starts))), list(steps or [1] * len(starts)))
+
+
+def _slice_as_pads(b, x, starts, ends, axes, steps) -> list[int] | None:
     """Pads that put ``g`` back where a unit-step Slice took it from (static shapes only)."""
-    shape = static_shape(b, node.inputs[0])
-    if shape is None:
-        return None
-    op = "Slice"
-    starts = const_ints(b, node.inputs[1], op, "starts")
-    ends = const_ints(b, node.inputs[2], op, "ends")
-    axes = const_ints(b, arg(node, 3), op, "axes") or list(range(len(starts)))
-    steps = const_ints(b, arg(node, 4), op, "steps") or [1] * len(starts)
-    if any(s != 1 for s in steps):
+    shape = static_shape(b, x)
+    if shape is None or any(s != 1 for s in steps):
         return None
     before, after = [0] * len(shape), [0] * len(shape)
     for start, end, axis in zip(starts, ends, axes):
@@ -161,7 +171,8 @@ def _(b, node, g):
     x, cval = node.inputs[0], arg(node, 2)
     mode = node.attr("mode", "constant")
     # Pad the flat positions the same way; the constant fill -1 marks padding.
-    rest = [node.inputs[1], b.const(-1, dtype=np.int64)]
+    pads = node.inputs[1] if node.attr("pads") is None else ints(b, node.attr("pads"))
+    rest = [pads, b.const(-1, dtype=np.int64)]
     axes = arg(node, 3)
     if axes is not None:
         rest.append(axes)
@@ -218,3 +229,24 @@ def _(b, node, g):
     unwritten = b.Expand(b.const(-1, dtype=np.int64), shape_of(b, past))
     slots = b.TensorScatter(unwritten, flat_iota(b, update), *rest, **attrs)
     return [gpast, scatter_flat(b, update, slots, g), None]
+
+
+@vjp("Unique")
+def _(b, node, g_y, *_unused):
+    # Y is X (flattened when axis is absent) gathered at the first occurrences, output 1
+    x, axis = node.inputs[0], node.attr("axis")
+    if len(node.outputs) > 1:
+        first = node.outputs[1]
+    else:
+        attrs = {k: node.attr(k) for k in ("axis", "sorted") if node.attr(k) is not None}
+        first = b.Unique(x, _outputs=2, **attrs)[1]
+    if axis is None:
+        flat = b.Reshape(b.zeros_like(x), ints(b, [-1]))
+        gx = b.ScatterND(flat, b.Unsqueeze(first, ints(b, [-1])), g_y, reduction="add")
+        return [reshape_like(b, gx, x)]
+    a = normalize_axis(axis, rank(b, x))
+    to_front = [a] + [i for i in range(rank(b, x)) if i != a]
+    zeros = b.Transpose(b.zeros_like(x), perm=to_front)
+    gx = b.ScatterND(zeros, b.Unsqueeze(first, ints(b, [-1])), b.Transpose(g_y, perm=to_front),
+                     reduction="add")
+    return [b.Transpose(gx, perm=[int(i) for i in np.argsort(to_front)])]

@@ -63,11 +63,12 @@ def _channel_sum(b, v):
 
 
 @vjp("BatchNormalization")
-def _(b, node, g, g_run_mean=None, g_run_var=None):
+def _(b, node, g, g_run_mean=None, g_run_var=None, *saved_stats):
+    # Training: the training_mode attribute (opset 14+) or, before, more than one output.
     x, scale, bias, mean, var = node.inputs[:5]
     r, eps = rank(b, x), node.attr("epsilon", 1e-5)
     s = _per_channel(b, scale, r)
-    if not node.attr("training_mode", 0):
+    if not (node.attr("training_mode", 0) or len(node.outputs) > 1):
         rstd = b.Reciprocal(b.Sqrt(b.Add(_per_channel(b, var, r), scalar(b, eps, x))))
         centred = b.Sub(x, _per_channel(b, mean, r))
         gs = b.Mul(g, s)
@@ -82,17 +83,34 @@ def _(b, node, g, g_run_mean=None, g_run_var=None):
     gx = _standardize_back(b, st, b.Mul(g, s))
     momentum = node.attr("momentum", 0.9)
     grads = [gx, _channel_sum(b, b.Mul(g, st.xhat)), _channel_sum(b, g), None, None]
-    count = element_ratio(b, x, st.mean, x)
-    # running = input * momentum + batch statistic * (1 - momentum)
-    if g_run_mean is not None:
-        grads[3] = b.Mul(g_run_mean, scalar(b, momentum, g_run_mean))
-        part = b.Mul(_per_channel(b, g_run_mean, r), scalar(b, 1 - momentum, x))
-        grads[0] = b.Add(grads[0], b.Div(part, count))
-    if g_run_var is not None:
-        grads[4] = b.Mul(g_run_var, scalar(b, momentum, g_run_var))
-        part = b.Mul(_per_channel(b, g_run_var, r), scalar(b, 2 * (1 - momentum), x))
-        grads[0] = b.Add(grads[0], b.Div(b.Mul(part, st.centred), count))
+    # running = input * momentum + batch statistic * (1 - momentum); opsets 7-13 also output
+    # the batch statistics themselves (saved mean / var)
+    saved = list(saved_stats) + [None] * (2 - len(saved_stats))
+    for k, (g_run, g_saved) in enumerate(((g_run_mean, saved[0]), (g_run_var, saved[1]))):
+        if g_run is not None:
+            grads[3 + k] = b.Mul(g_run, scalar(b, momentum, g_run))
+        g_batch = _sum_some(b, [None if g_run is None else
+                             b.Mul(g_run, scalar(b, 1 - momentum, g_run)), g_saved])
+        if g_batch is not None:
+            grads[0] = b.Add(grads[0], _batch_stat_back(b, st, k, _per_channel(b, g_batch, r)))
     return grads
+
+
+def _sum_some(b, values: list):
+    """The sum of the values that are not None (None if all are)."""
+    present = [v for v in values if v is not None]
+    total = present[0] if present else None
+    for v in present[1:]:
+        total = b.Add(total, v)
+    return total
+
+
+def _batch_stat_back(b, st: _Stats, which: int, g):
+    """Cotangent of x from that of its batch mean (which=0) or population variance (1)."""
+    count = element_ratio(b, st.x, st.mean, st.x)
+    if which == 0:
+        return b.Div(cast_like(b, g, st.x), count)
+    return b.Div(b.Mul(b.Mul(cast_like(b, g, st.x), scalar(b, 2.0, st.x)), st.centred), count)
 
 
 @vjp("InstanceNormalization")
