@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from onyx.frontend.nn import functional as F
-from onyx.frontend.nn._factory import new_parameter
 from onyx.frontend.nn import init
+from onyx.frontend.nn._factory import new_parameter
 from onyx.frontend.nn.module import Module
 from onyx.frontend.tensor import Tensor
 
@@ -255,3 +255,16 @@ class PReLU(Module):
 
     def extra_repr(self) -> str:
         return f"num_parameters={self.num_parameters}"
+
+
+class RReLU(Module):
+    def __init__(self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False):
+        super().__init__()
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self) -> str:
+        inplace = ", inplace=True" if self.inplace else ""
+        return f"lower={self.lower}, upper={self.upper}{inplace}"

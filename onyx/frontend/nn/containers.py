@@ -94,6 +94,24 @@ class ModuleList(Module):
         for i, m in enumerate(mods):
             self._modules[str(i)] = m
 
+    def __repr__(self) -> str:
+        """torch's layout: runs of identical entries print once, as ``(0-2): 3 x Linear(...)``."""
+        reprs = [repr(m) for m in self]
+        if not reprs:
+            return type(self).__name__ + "()"
+        runs: list[list] = []  # [start, end, text]
+        for i, text in enumerate(reprs):
+            if runs and runs[-1][2] == text:
+                runs[-1][1] = i
+            else:
+                runs.append([i, i, text])
+        lines = []
+        for start, end, text in runs:
+            label = f"({start})" if start == end else f"({start}-{end}): {end - start + 1} x"
+            lines.append((f"{label}: " if start == end else f"{label} ") +
+                         text.replace("\n", "\n  "))
+        return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
+
 
 class ModuleDict(Module):
     def __init__(self, modules=None):
@@ -156,6 +174,9 @@ class ParameterList(Module):
         self.register_parameter(str(len(self)), p if isinstance(p, Parameter) else Parameter(p))
         return self
 
+    def extra_repr(self) -> str:
+        return "\n".join(f"  ({k}): {_describe(p)}" for k, p in enumerate(self))
+
 
 class ParameterDict(Module):
     def __init__(self, parameters=None):
@@ -183,6 +204,16 @@ class ParameterDict(Module):
 
     def values(self):
         return self._parameters.values()
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"  ({k}): {_describe(p)}" for k, p in self.items())
+
+
+def _describe(p) -> str:
+    """torch's one-line summary of a parameter in a ParameterList/Dict repr."""
+    kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
+    size = "x".join(str(d) for d in p.shape)
+    return f"{kind} containing: [{p.dtype} of size {size}]"
 
 
 def _index(idx: int, n: int) -> int:

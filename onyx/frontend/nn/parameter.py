@@ -30,6 +30,16 @@ class Parameter(Tensor):
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
 
+    def __deepcopy__(self, memo: dict) -> Parameter:
+        # a copy of a parameter is a parameter (copy.deepcopy of a module keeps its params)
+        if id(self) in memo:
+            return memo[id(self)]
+        p = Parameter(Tensor._wrap(self._data.copy()), self.requires_grad)
+        memo[id(self)] = p
+        if self.grad is not None:
+            p.grad = self.grad.__deepcopy__(memo)
+        return p
+
     __str__ = __repr__
 
     def __reduce_ex__(self, protocol):

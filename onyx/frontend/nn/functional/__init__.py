@@ -12,6 +12,7 @@ from onyx.frontend.nn.functional.activation import (
     elu_,
     gelu,
     glu,
+    gumbel_softmax,
     hardshrink,
     hardsigmoid,
     hardswish,
@@ -26,6 +27,7 @@ from onyx.frontend.nn.functional.activation import (
     relu,
     relu6,
     relu_,
+    rrelu,
     selu,
     sigmoid,
     silu,
@@ -70,6 +72,17 @@ from onyx.frontend.nn.functional.loss import (
     nll_loss,
     smooth_l1_loss,
 )
+from onyx.frontend.nn.functional.margin import (
+    cosine_embedding_loss,
+    gaussian_nll_loss,
+    hinge_embedding_loss,
+    margin_ranking_loss,
+    multi_margin_loss,
+    multilabel_soft_margin_loss,
+    poisson_nll_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
+)
 from onyx.frontend.nn.functional.normalization import (
     batch_norm,
     group_norm,
@@ -83,6 +96,9 @@ from onyx.frontend.nn.functional.pooling import (
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
     adaptive_avg_pool3d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    adaptive_max_pool3d,
     avg_pool1d,
     avg_pool2d,
     avg_pool3d,
@@ -92,10 +108,12 @@ from onyx.frontend.nn.functional.pooling import (
 )
 from onyx.frontend.nn.functional.sparse import embedding, one_hot
 from onyx.frontend.nn.functional.vision import (
+    fold,
     interpolate,
     pad,
     pixel_shuffle,
     pixel_unshuffle,
+    unfold,
     upsample,
     upsample_bilinear,
     upsample_nearest,
@@ -116,4 +134,9 @@ __all__ = [
     "relu_", "rms_norm", "scaled_dot_product_attention", "selu", "sigmoid", "silu",
     "smooth_l1_loss", "softmax", "softmin", "softplus", "softshrink", "softsign", "tanh",
     "tanhshrink", "threshold", "upsample", "upsample_bilinear", "upsample_nearest",
+    "cosine_embedding_loss", "gaussian_nll_loss", "hinge_embedding_loss",
+    "margin_ranking_loss", "multi_margin_loss", "multilabel_soft_margin_loss",
+    "poisson_nll_loss", "soft_margin_loss", "triplet_margin_loss", "adaptive_max_pool1d",
+    "adaptive_max_pool2d", "adaptive_max_pool3d", "fold", "gumbel_softmax", "rrelu",
+    "unfold",
 ]

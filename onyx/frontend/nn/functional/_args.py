@@ -75,7 +75,3 @@ def batched(input: Tensor, spatial: int, name: str) -> tuple[Tensor, bool]:
 def unbatched(output: Tensor, added: bool) -> Tensor:
     return apply("Squeeze", output, ints([0])) if added else output
 
-
-def check_float(input: Tensor, name: str) -> None:
-    if not input.dtype.is_floating_point:
-        raise OnyxError(f"{name}: expected a floating point input, got {input.dtype.name}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from onyx.frontend.dispatch import apply
 from onyx.frontend.nn.functional._args import ints, scalar
 from onyx.frontend.ops import activation as _softmax_ops
@@ -51,8 +53,9 @@ def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
 
 
 def selu(input: Tensor, inplace: bool = False) -> Tensor:
-    # ONNX's default alpha and gamma are torch's constants rounded to float32
-    return _maybe_inplace(input, inplace, lambda x: apply("Selu", x))
+    # torch's constants in full (ONNX's defaults are them rounded to float32)
+    return _maybe_inplace(input, inplace, lambda x: apply(
+        "Selu", x, alpha=1.6732632423543772, gamma=1.0507009873554805))
 
 
 def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
@@ -179,3 +182,31 @@ def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
 def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
             dtype=None) -> Tensor:
     return _softmax_ops.softmax(apply("Neg", input), dim, dtype)
+
+
+def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: float = 1e-10,
+                   dim: int = -1) -> Tensor:
+    """Softmax of ``(logits + Gumbel noise) / tau``; with ``hard``, one-hot values whose
+    gradient is the soft sample's (straight-through)."""
+    from onyx.frontend.random import rng
+    noise = -np.log(rng(None).exponential(1.0, tuple(logits.shape)))
+    y = _softmax_ops.softmax((logits + Tensor._wrap(noise.astype(logits._data.dtype))) / tau,
+                             dim)
+    if not hard:
+        return y
+    index = y.argmax(dim, keepdim=True)
+    one_hot = Tensor._wrap(np.zeros(tuple(y.shape), y._data.dtype)).scatter(dim, index, 1.0)
+    return one_hot - y.detach() + y
+
+
+def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+          training: bool = False, inplace: bool = False) -> Tensor:
+    """Leaky ReLU with a random slope in [lower, upper) per element while training, and the
+    mean slope otherwise."""
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    from onyx.frontend.random import rng
+    slopes = rng(None).uniform(lower, upper, tuple(input.shape)).astype(input._data.dtype)
+    slope = Tensor._wrap(slopes)
+    return _maybe_inplace(input, inplace, lambda x: apply(
+        "Where", apply("Less", x, scalar(0.0, x)), x * slope, x))

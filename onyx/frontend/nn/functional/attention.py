@@ -101,6 +101,44 @@ def _prepare_masks(attn_mask, key_padding_mask, q, tgt_len, src_len, bsz, num_he
     return attn_mask, key_padding_mask
 
 
+def _extra_keys(k: Tensor, v: Tensor, masks: list, bias_k, bias_v, add_zero_attn: bool,
+                bsz: int, num_heads: int, head_dim: int):
+    """Append ``bias_k``/``bias_v`` (before the head split) or a zero key/value (after)."""
+    if bias_k is not None and bias_v is not None:
+        k = cat([k, bias_k.repeat(1, bsz, 1)])
+        v = cat([v, bias_v.repeat(1, bsz, 1)])
+        masks = [None if m is None else pad(m, (0, 1)) for m in masks]
+    k, v = (_heads(t, bsz * num_heads, head_dim) for t in (k, v))
+    if add_zero_attn:
+        zeros = Tensor._wrap(np.zeros((bsz * num_heads, 1, head_dim), k._data.dtype))
+        k, v = cat([k, zeros], dim=1), cat([v, zeros], dim=1)
+        masks = [None if m is None else pad(m, (0, 1)) for m in masks]
+    return k, v, masks
+
+
+def _merge_padding(attn_mask, key_padding_mask, bsz: int, num_heads: int, src_len: int):
+    """One additive (N * H, L or 1, S) mask from the attention and key-padding masks."""
+    if key_padding_mask is None:
+        return attn_mask
+    if tuple(key_padding_mask.shape) != (bsz, src_len):
+        raise OnyxError(f"expecting key_padding_mask shape of {(bsz, src_len)}, but got "
+                        f"{tuple(key_padding_mask.shape)}")
+    per_head = key_padding_mask.reshape(bsz, 1, 1, src_len).expand(
+        bsz, num_heads, 1, src_len).reshape(bsz * num_heads, 1, src_len)
+    return per_head if attn_mask is None else attn_mask + per_head
+
+
+def _attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout_p: float):
+    """Per-head attention on (N * H, len, head_dim): outputs and the softmax weights."""
+    scores = apply("MatMul", q * scalar(1.0 / math.sqrt(q.shape[-1]), q), _swap_last(k))
+    if mask is not None:
+        scores = scores + mask
+    weights = apply("Softmax", scores, axis=-1)
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p, True)
+    return apply("MatMul", weights, v), weights
+
+
 def multi_head_attention_forward(
         query: Tensor, key: Tensor, value: Tensor, embed_dim_to_check: int, num_heads: int,
         in_proj_weight: Tensor | None, in_proj_bias: Tensor | None, bias_k: Tensor | None,
@@ -129,49 +167,28 @@ def multi_head_attention_forward(
         if key_padding_mask is not None:
             key_padding_mask = key_padding_mask.unsqueeze(0)
     tgt_len, bsz, embed_dim = query.shape
-    if embed_dim != embed_dim_to_check:
-        raise OnyxError(f"was expecting embedding dimension of {embed_dim_to_check}, but got "
-                        f"{embed_dim}")
-    if embed_dim % num_heads:
-        raise OnyxError(f"embed_dim {embed_dim} not divisible by num_heads {num_heads}")
+    if embed_dim != embed_dim_to_check or embed_dim % num_heads:
+        raise OnyxError(f"was expecting embedding dimension of {embed_dim_to_check} divisible "
+                        f"by num_heads {num_heads}, but got {embed_dim}")
     head_dim = embed_dim // num_heads
     q, k, v = _projections(query, key, value, in_proj_weight, in_proj_bias,
                            use_separate_proj_weight, q_proj_weight, k_proj_weight,
                            v_proj_weight)
-    attn_mask, key_padding_mask = _prepare_masks(attn_mask, key_padding_mask, q, tgt_len,
-                                                 key.shape[0], bsz, num_heads)
-    if bias_k is not None and bias_v is not None:
-        k = cat([k, bias_k.repeat(1, bsz, 1)])
-        v = cat([v, bias_v.repeat(1, bsz, 1)])
-        attn_mask = None if attn_mask is None else pad(attn_mask, (0, 1))
-        key_padding_mask = None if key_padding_mask is None else pad(key_padding_mask, (0, 1))
-    q, k, v = (_heads(t, bsz * num_heads, head_dim) for t in (q, k, v))
-    if add_zero_attn:
-        zeros = Tensor._wrap(np.zeros((bsz * num_heads, 1, head_dim), q._data.dtype))
-        k, v = cat([k, zeros], dim=1), cat([v, zeros], dim=1)
-        attn_mask = None if attn_mask is None else pad(attn_mask, (0, 1))
-        key_padding_mask = None if key_padding_mask is None else pad(key_padding_mask, (0, 1))
+    masks = list(_prepare_masks(attn_mask, key_padding_mask, q, tgt_len, key.shape[0], bsz,
+                                num_heads))
+    k, v, (attn_mask, key_padding_mask) = _extra_keys(k, v, masks, bias_k, bias_v,
+                                                      add_zero_attn, bsz, num_heads, head_dim)
+    q = _heads(q, bsz * num_heads, head_dim)
     src_len = k.shape[1]
-    if key_padding_mask is not None:
-        if tuple(key_padding_mask.shape) != (bsz, src_len):
-            raise OnyxError(f"expecting key_padding_mask shape of {(bsz, src_len)}, but got "
-                            f"{tuple(key_padding_mask.shape)}")
-        per_head = key_padding_mask.reshape(bsz, 1, 1, src_len).expand(
-            bsz, num_heads, 1, src_len).reshape(bsz * num_heads, 1, src_len)
-        attn_mask = per_head if attn_mask is None else attn_mask + per_head
-    scores = apply("MatMul", q * scalar(1.0 / math.sqrt(head_dim), q), _swap_last(k))
-    if attn_mask is not None:
-        scores = scores + attn_mask
-    weights = apply("Softmax", scores, axis=-1)
-    if training and dropout_p > 0.0:
-        weights = dropout(weights, dropout_p, True)
-    out = apply("MatMul", weights, v).transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
+    attn_mask = _merge_padding(attn_mask, key_padding_mask, bsz, num_heads, src_len)
+    out, weights = _attend(q, k, v, attn_mask, dropout_p if training else 0.0)
+    out = out.transpose(0, 1).reshape(tgt_len * bsz, embed_dim)
     out = linear(out, out_proj_weight, out_proj_bias).reshape(tgt_len, bsz, embed_dim)
-    if not need_weights:
-        return (out if is_batched else out.squeeze(1)), None
-    weights = weights.reshape(bsz, num_heads, tgt_len, src_len)
-    if average_attn_weights:
-        weights = weights.mean(1)
+    if need_weights:
+        weights = weights.reshape(bsz, num_heads, tgt_len, src_len)
+        weights = weights.mean(1) if average_attn_weights else weights
+    else:
+        weights = None
     if not is_batched:
-        return out.squeeze(1), weights.squeeze(0)
+        return out.squeeze(1), (None if weights is None else weights.squeeze(0))
     return out, weights

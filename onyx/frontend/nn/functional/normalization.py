@@ -18,6 +18,11 @@ from onyx.frontend.tensor import Tensor
 from onyx.ir.errors import OnyxError
 
 
+def _stash_type(x: Tensor) -> int:
+    """ONNX ``stash_type``: statistics in float64 for float64 input, else in float32."""
+    return 11 if x._data.dtype == np.float64 else 1
+
+
 def _filled(value: float, n: int, like: Tensor) -> Tensor:
     return Tensor._wrap(np.full((n,), value, dtype=like._data.dtype))
 
@@ -40,11 +45,10 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if count <= 1:
         raise OnyxError(f"Expected more than 1 value per channel when training, got input "
                         f"size {list(input.shape)}")
-    # the mean/var inputs only feed ONNX's own running averages, which torch does not use
-    mean_in = running_mean if running_mean is not None else _filled(0.0, c, input)
-    var_in = running_var if running_var is not None else _filled(1.0, c, input)
-    out = apply("BatchNormalization", input, scale, shift, mean_in, var_in,
-                epsilon=float(eps), training_mode=1)
+    # the mean/var inputs only feed ONNX's own running averages (torch's differ): constants
+    # here, so the in-place buffer update below cannot invalidate the recorded op
+    out = apply("BatchNormalization", input, scale, shift, _filled(0.0, c, input),
+                _filled(1.0, c, input), epsilon=float(eps), training_mode=1)
     if running_mean is not None and running_var is not None:
         _update_running(input, running_mean, running_var, momentum)
     return out
@@ -73,7 +77,8 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
                         f"{list(input.shape)}")
     scale = weight if weight is not None else \
         Tensor._wrap(np.ones(shape, dtype=input._data.dtype))
-    return apply("LayerNormalization", input, scale, bias, axis=-k, epsilon=float(eps))
+    return apply("LayerNormalization", input, scale, bias, axis=-k, epsilon=float(eps),
+                 stash_type=_stash_type(input))
 
 
 def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
@@ -90,7 +95,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
     shift = bias if bias is not None else _filled(0.0, c, input)
     x = input if input.ndim > 2 else apply("Unsqueeze", input, ints([2]))
     out = apply("GroupNormalization", x, scale, shift, num_groups=int(num_groups),
-                epsilon=float(eps))
+                epsilon=float(eps), stash_type=_stash_type(input))
     return out if input.ndim > 2 else apply("Squeeze", out, ints([2]))
 
 

@@ -146,3 +146,58 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
 
 def adaptive_avg_pool3d(input: Tensor, output_size) -> Tensor:
     return adaptive_avg_pool(input, output_size, 3)
+
+
+def adaptive_max_pool(input: Tensor, output_size, return_indices: bool, nd: int):
+    """Max over torch's adaptive windows: each window's elements are gathered from the
+    flattened plane (short windows repeat their last element, which leaves the max and its
+    first position unchanged), then ReduceMax / ArgMax over the window."""
+    x, added = batched(input, nd, f"adaptive_max_pool{nd}d")
+    sizes = list(x.shape[2:])
+    wanted = [output_size] * nd if isinstance(output_size, int | None) else list(output_size)
+    outs = [s if o is None else int(o) for s, o in zip(sizes, wanted)]
+    if any(o <= 0 for o in outs) or any(s == 0 for s in sizes):
+        raise OnyxError(f"adaptive_max_pool{nd}d: output_size {outs} and input spatial size "
+                        f"{sizes} must be positive")
+    table = _window_table(sizes, outs)  # (prod(outs), window) flat plane positions
+    n, c = x.shape[0], x.shape[1]
+    flat = apply("Reshape", x, Tensor._wrap(np.asarray([n, c, -1], np.int64)))
+    picked = apply("Gather", flat, Tensor._wrap(table), axis=2)  # (N, C, out, window)
+    axis = Tensor._wrap(np.asarray([3], np.int64))
+    out_shape = Tensor._wrap(np.asarray([n, c] + outs, np.int64))
+    out = apply("Reshape", apply("ReduceMax", picked, axis, keepdims=0), out_shape)
+    if not return_indices:
+        return unbatched(out, added)
+    best = apply("ArgMax", picked, axis=3, keepdims=1)
+    rows = Tensor._wrap(np.broadcast_to(table, (n, c) + table.shape).copy())
+    indices = apply("Reshape", apply("GatherElements", rows, best, axis=3), out_shape)
+    return unbatched(out, added), unbatched(indices, added)
+
+
+def _window_table(sizes: list[int], outs: list[int]) -> np.ndarray:
+    per_dim = []
+    for size, out in zip(sizes, outs):
+        starts = np.array([(i * size) // out for i in range(out)])
+        ends = np.array([-((-(i + 1) * size) // out) for i in range(out)])
+        width = int((ends - starts).max())
+        idx = np.minimum(starts[:, None] + np.arange(width)[None, :], ends[:, None] - 1)
+        per_dim.append(idx)  # (out, width)
+    # combine dims: positions in the row-major flattened plane, windows in row-major order
+    strides = np.cumprod([1] + sizes[::-1])[:-1][::-1]
+    table = np.zeros((1, 1), np.int64)
+    for idx, stride in zip(per_dim, strides):
+        table = (table[:, None, :, None] + (idx * stride)[None, :, None, :]).reshape(
+            table.shape[0] * idx.shape[0], table.shape[1] * idx.shape[1])
+    return table.astype(np.int64)
+
+
+def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
+    return adaptive_max_pool(input, output_size, return_indices, 1)
+
+
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
+    return adaptive_max_pool(input, output_size, return_indices, 2)
+
+
+def adaptive_max_pool3d(input: Tensor, output_size, return_indices: bool = False):
+    return adaptive_max_pool(input, output_size, return_indices, 3)

@@ -1,4 +1,5 @@
-"""``pad`` (ONNX Pad), ``interpolate`` (ONNX Resize), ``pixel_shuffle``/``pixel_unshuffle``.
+"""``pad`` (ONNX Pad), ``interpolate`` (ONNX Resize), ``pixel_shuffle``/``pixel_unshuffle``,
+``unfold`` (a one-hot grouped Conv) and ``fold`` (ONNX Col2Im).
 
 ``interpolate`` picks Resize's coordinate mode that reproduces torch's sampling: nearest is
 ``asymmetric`` + ``floor``, nearest-exact is ``half_pixel`` + ``round_prefer_ceil``, the linear
@@ -12,7 +13,7 @@ import math
 import numpy as np
 
 from onyx.frontend.dispatch import apply
-from onyx.frontend.nn.functional._args import ints, scalar
+from onyx.frontend.nn.functional._args import ints, ntuple, scalar
 from onyx.frontend.nn.functional.pooling import adaptive_avg_pool
 from onyx.frontend.tensor import Tensor
 from onyx.ir.errors import OnyxError
@@ -72,7 +73,7 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         return adaptive_avg_pool(input, out_size, nd)
     attrs = _resize_attrs(mode, bool(align_corners))
     lead = list(input.shape[:2])
-    if scales is not None:
+    if scales is not None and not align_corners:
         return apply("Resize", input, None, Tensor._wrap(np.asarray([1.0, 1.0] + scales,
                                                                     np.float32)), **attrs)
     return apply("Resize", input, None, None, ints(lead + out_size), **attrs)
@@ -98,6 +99,7 @@ def _target(spatial: list[int], size, scale_factor, recompute) -> tuple[list[int
                         f"scale_factor of shape {factors}.")
     sizes = [int(math.floor(s * f)) for s, f in zip(spatial, factors)]
     # torch maps coordinates with the given factor unless asked to recompute it from sizes
+    # (align_corners always maps through the sizes)
     return sizes, (None if recompute else factors)
 
 
@@ -155,3 +157,44 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     x = input.reshape(*lead, c, h // r, r, w // r, r)
     x = x.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3)
     return x.reshape(*lead, c * r * r, h // r, w // r)
+
+
+def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Sliding blocks as columns: (N, C, H, W) -> (N, C * kh * kw, L).
+
+    A grouped Conv with one-hot kernels: output channel ``c * K + k`` copies element ``k`` of
+    each block of channel ``c``, which is torch's column order.
+    """
+    x, added = _batched_image(input, "unfold")
+    kh, kw = ntuple(kernel_size, 2, "kernel_size")
+    c, k = x.shape[1], kh * kw
+    picks = np.zeros((c * k, 1, kh, kw), dtype=x._data.dtype)
+    for ch in range(c):
+        picks[ch * k + np.arange(k), 0, np.arange(k) // kw, np.arange(k) % kw] = 1
+    pads = ntuple(padding, 2, "padding")
+    cols = apply("Conv", x, Tensor._wrap(picks), strides=ntuple(stride, 2, "stride"),
+                 pads=pads + pads, dilations=ntuple(dilation, 2, "dilation"), group=c,
+                 kernel_shape=[kh, kw])
+    out = apply("Reshape", cols, ints([x.shape[0], c * k, -1]))
+    return apply("Squeeze", out, ints([0])) if added else out
+
+
+def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Columns back to an image, summing overlaps (ONNX Col2Im): the adjoint of ``unfold``."""
+    x = input if input.ndim == 3 else apply("Unsqueeze", input, ints([0]))
+    if x.ndim != 3:
+        raise OnyxError(f"fold: expected 2D or 3D input, got {list(input.shape)}")
+    pads = ntuple(padding, 2, "padding")
+    out = apply("Col2Im", x, ints(ntuple(output_size, 2, "output_size")),
+                ints(ntuple(kernel_size, 2, "kernel_size")),
+                dilations=ntuple(dilation, 2, "dilation"), pads=pads + pads,
+                strides=ntuple(stride, 2, "stride"))
+    return out if input.ndim == 3 else apply("Squeeze", out, ints([0]))
+
+
+def _batched_image(input: Tensor, name: str) -> tuple[Tensor, bool]:
+    if input.ndim == 4:
+        return input, False
+    if input.ndim == 3:
+        return apply("Unsqueeze", input, ints([0])), True
+    raise OnyxError(f"{name}: expected 3D or 4D input, got {list(input.shape)}")
