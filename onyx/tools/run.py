@@ -7,7 +7,6 @@ import argparse
 import numpy as np
 
 from onyx import ir
-from onyx.backends.numpy import Executor
 from onyx.tools.inputs import load_inputs, save_outputs
 
 
@@ -34,7 +33,8 @@ def main(args) -> int:
         name, _, value = spec.partition("=")
         dims[name] = int(value)
     feeds = load_inputs(model, args.input, random=args.random, seed=args.seed, dims=dims)
-    executor = Executor(model)
+    import onyx.backend  # prepares like the Backend API does (expands Gradient ops, ...)
+    executor = onyx.backend.prepare(model).executor
     outputs = executor.run(feeds)
     if args.output_dir:
         for path in save_outputs(executor.output_names, outputs, args.output_dir):
