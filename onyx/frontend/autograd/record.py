@@ -25,11 +25,18 @@ class Record:
         self.inputs = inputs
         # where each input's gradient goes, fixed now: an in-place op may later give the same
         # tensor a new history, which must not reroute gradients of uses made before it
-        self.edges = tuple(None if t is None else (t.grad_fn, t._out_index) for t in inputs)
+        edges, versions = [], []
+        for t in inputs:
+            if t is None:
+                edges.append(None)
+                versions.append(None)
+            else:
+                edges.append((t.grad_fn, t._out_index))
+                versions.append(t._version.value)
+        self.edges, self.versions = edges, versions
         self._outputs = [weakref.ref(t) for t in outputs]
         self._out_data = [t._data for t in outputs]
-        self.versions = tuple(None if t is None else t._version.value for t in inputs)
-        self.out_versions = tuple(t._version.value for t in outputs)
+        self.out_versions = [t._version.value for t in outputs]
         self.freed = False
         self.backward_fn = backward_fn  # custom autograd.Function
         Record._counter += 1
