@@ -58,9 +58,22 @@ def apply(op_type: str, *inputs, num_outputs: int = 1, domain: str = "", **attrs
         >>> y = apply("Mul", x, x)              # doctest: +SKIP
     """
     arrays = [None if t is None else t._data for t in inputs]
-    results = run_kernel(op_type, arrays, attrs, num_outputs, domain)
+    entry = _kernels.get((domain, op_type))
+    result = None
+    if entry is not None and not entry[1] and num_outputs == 1:
+        try:  # fast path: a cached single-output kernel; errors are reported by run_kernel
+            result = entry[0](*arrays, **attrs)
+        except Exception:
+            result = None
     wrap = _tensor_class()._wrap
-    outs = [wrap(r if type(r) is np.ndarray else np.asarray(r)) for r in results[:num_outputs]]
+    if result is not None:
+        if isinstance(result, tuple):
+            result = result[0]
+        outs = [wrap(result if type(result) is np.ndarray else np.asarray(result))]
+    else:
+        results = run_kernel(op_type, arrays, attrs, num_outputs, domain)
+        outs = [wrap(r if type(r) is np.ndarray else np.asarray(r))
+                for r in results[:num_outputs]]
     if is_grad_enabled():
         for t in inputs:
             if t is not None and t.requires_grad:
