@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import threading
 
+
 class _State(threading.local):
     enabled = True  # a class default: reading it never takes getattr's slow missing path
 
