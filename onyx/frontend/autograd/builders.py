@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from onyx.frontend import dispatch  # used at call time: dispatch imports autograd too
+from onyx.frontend.autograd.record import Record
 
 
 class EagerBuilder:
@@ -49,6 +50,14 @@ class EagerBuilder:
 
     def zeros_like(self, x):
         return self.const(np.zeros(self.shape(x), self.dtype(x)))
+
+    def needs_grad(self, node, i: int) -> bool:
+        """Whether input ``i`` of ``node`` wants a gradient (rules may skip the others).
+        Only a recorded op knows; anything else (a rule's own sub-tape) answers yes."""
+        if not isinstance(node, Record):
+            return True
+        t = node.inputs[i] if i < len(node.inputs) else None
+        return t is not None and t.requires_grad
 
 
 def unbroadcast(b, g, g_shape: tuple, x_shape: tuple):

@@ -28,6 +28,7 @@ class GraphBuilder:
     def __init__(self, graph: ir.Graph, opsets: dict[str, int]):
         self.graph, self.opsets = graph, opsets
         self._count = 0
+        self.needed: set = set()  # values a gradient is wanted for (set by _backprop)
 
     def __getattr__(self, op_type: str):
         if not op_type[:1].isupper():
@@ -97,6 +98,12 @@ class GraphBuilder:
     def zeros_like(self, x):
         return self.Mul(x, self.const(0, like=x))
 
+    def needs_grad(self, node, i: int) -> bool:
+        if not isinstance(node, _NodeView):
+            return True  # a rule's own sub-tape: no liveness known
+        v = node.inputs[i] if i < len(node.inputs) else None
+        return v is not None and v in self.needed
+
 
 def infer_node(node: ir.Node, opsets: dict[str, int]) -> None:
     """Type the outputs of one newly built node with the IR's shape rules."""
@@ -163,6 +170,7 @@ def _backprop(b: GraphBuilder, graph: ir.Graph, wrt: list[ir.Value], y: ir.Value
               seed: ir.Value | None = None) -> dict:
     forward = list(graph)  # the nodes before any gradient node is appended
     needed = _depends_on(forward, wrt)
+    b.needed = needed
     cot: dict[ir.Value, ir.Value] = {y: _seed(b, graph, y) if seed is None else seed}
     for node in reversed(forward):
         gs = [cot.get(o) for o in node.outputs]

@@ -35,9 +35,13 @@ def _(b, node, g):
     ws = require_static(b, w, "Conv", "weight")
     win = window_of(node, spatial, list(ws[2:]))
     group = node.attr("group", 1)
-    gx = b.ConvTranspose(g, w, strides=win.strides, dilations=win.dilations, pads=win.pads,
-                         group=group, output_padding=transpose_padding(win, spatial, out))
-    gw = weight_grad(b, x, spatial, g, out, ws, win, group)
+    gx = gw = None
+    if b.needs_grad(node, 0):  # a first layer's data input wants none: skip the ConvTranspose
+        gx = b.ConvTranspose(g, w, strides=win.strides, dilations=win.dilations,
+                             pads=win.pads, group=group,
+                             output_padding=transpose_padding(win, spatial, out))
+    if b.needs_grad(node, 1):
+        gw = weight_grad(b, x, spatial, g, out, ws, win, group)
     return [gx, gw, None if bias is None else _bias_grad(b, g)]
 
 

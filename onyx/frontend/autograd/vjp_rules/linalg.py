@@ -31,9 +31,10 @@ def _(b, node, g):
         lead = list(range(len(xs) - 2))
         gy = b.ReduceSum(gy, ints(b, lead + [len(xs) - 1]), keepdims=0)
         return [b.unbroadcast(gx, x), gy]
-    gx = b.MatMul(g, _swap_last(b, y))
-    gy = b.MatMul(_swap_last(b, x), g)
-    return [b.unbroadcast(gx, x), b.unbroadcast(gy, y)]
+    # the products nobody needs (e.g. the gradient of a data input) are not computed
+    gx = b.unbroadcast(b.MatMul(g, _swap_last(b, y)), x) if b.needs_grad(node, 0) else None
+    gy = b.unbroadcast(b.MatMul(_swap_last(b, x), g), y) if b.needs_grad(node, 1) else None
+    return [gx, gy]
 
 
 @vjp("Gemm")
@@ -42,12 +43,15 @@ def _(b, node, g):
     c = node.inputs[2] if len(node.inputs) > 2 else None
     alpha, beta = node.attr("alpha", 1.0), node.attr("beta", 1.0)
     ta, tb = node.attr("transA", 0), node.attr("transB", 0)
-    ga = b.Gemm(g, w, alpha=alpha, transB=0 if tb else 1) if not ta else \
-        b.Gemm(w, g, alpha=alpha, transA=1 if tb else 0, transB=1)
-    gw = b.Gemm(a, g, alpha=alpha, transA=0 if ta else 1) if not tb else \
-        b.Gemm(g, a, alpha=alpha, transA=1, transB=1 if ta else 0)
+    ga = gw = None
+    if b.needs_grad(node, 0):
+        ga = b.Gemm(g, w, alpha=alpha, transB=0 if tb else 1) if not ta else \
+            b.Gemm(w, g, alpha=alpha, transA=1 if tb else 0, transB=1)
+    if b.needs_grad(node, 1):
+        gw = b.Gemm(a, g, alpha=alpha, transA=0 if ta else 1) if not tb else \
+            b.Gemm(g, a, alpha=alpha, transA=1, transB=1 if ta else 0)
     grads = [ga, gw]
-    if c is not None:
+    if c is not None and b.needs_grad(node, 2):
         gc = g if beta == 1.0 else b.Mul(g, b.const(beta, like=g))
         grads.append(b.unbroadcast(gc, c))
     return grads
