@@ -311,9 +311,11 @@ class Graph:
 
     # -- internals
     def _position(self, node: Node) -> int:
-        for i, n in enumerate(self._nodes):
-            if n is node:
-                return i
+        if node.graph is self:
+            try:
+                return self._nodes.index(node)  # identity comparison, done in C
+            except ValueError:
+                pass
         raise GraphError(f"{node.op_type} {node.name!r} is not in graph {self.name!r}")
 
     def _insert(self, pos: int, nodes: Node | Sequence[Node]) -> None:
