@@ -81,3 +81,20 @@ def test_the_entry_point_is_installed():
     exe = os.path.join(os.path.dirname(sys.executable), "onyx")
     out = subprocess.run([exe, "--help"], capture_output=True, text=True, check=True).stdout
     assert "dump" in out and "run" in out and "conformance" in out
+
+
+def test_dump_after_each_shows_every_pass_and_its_changes(tmp_path, capsys):
+    nodes = [helper.make_node("Identity", ["x"], ["i"], name="noop"),
+             helper.make_node("Relu", ["i"], ["y"], name="act")]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", 1, [2, 3])],
+                          [helper.make_tensor_value_info("y", 1, [2, 3])])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 18)]), str(path))
+    assert main(["dump", str(path), "--after-each", "--level", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("=== input (2 nodes)")
+    simplify = out[out.index("=== after simplify"):]
+    assert "changed" in simplify.splitlines()[0] and "nodes 2 -> 1" in simplify.splitlines()[0]
+    after = simplify[:simplify.index("\n=== after", 1)]
+    assert "Identity" not in after and "Relu(%x)" in after
+    assert "=== pipeline:" in out
