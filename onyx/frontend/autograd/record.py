@@ -82,6 +82,3 @@ class Record:
 
     def __repr__(self) -> str:
         return f"<{self.op_type}Backward>"
-
-    def name_(self) -> str:
-        return f"{self.op_type}Backward"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Iterable
 
 from onyx.frontend.autograd.grad_mode import no_grad
 from onyx.frontend.dispatch import apply
@@ -150,6 +149,3 @@ def scalar(value: float, like: Tensor) -> Tensor:
     import numpy as np
     return Tensor._wrap(np.asarray(value, dtype=like._data.dtype))
 
-
-def as_params(params: Iterable) -> list:
-    return list(params)
