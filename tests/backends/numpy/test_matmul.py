@@ -11,66 +11,18 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
-from onnx import helper
-from onnx.reference import ReferenceEvaluator
 
 import onyx.backend
 from onyx.ir.errors import OnyxError
+from onyx.testing import assert_same, random_array, run_oracle
+from onyx.testing import single_node_model as make_model
 
 rng = np.random.default_rng(0)
 
 
 def rand(*shape, dtype=np.float32):
-    if np.dtype(dtype).kind in "iu":
-        return rng.integers(-5 if np.dtype(dtype).kind == "i" else 0, 10,
-                            size=shape).astype(dtype)
-    if np.dtype(dtype) == np.bool_:
-        return rng.random(shape) > 0.5
-    return rng.standard_normal(shape).astype(dtype)
-
-
-def ints(*values):
-    return np.array(values, dtype=np.int64)
-
-
-def make_model(op, inputs, attrs, opset, n_out=1):
-    names = ["" if x is None else f"x{i}" for i, x in enumerate(inputs)]
-    while names and not names[-1]:
-        names.pop()
-    node = helper.make_node(op, names, [f"y{i}" for i in range(n_out)], **attrs)
-    graph_inputs = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(x.dtype),
-                                                  x.shape)
-                    for n, x in zip(names, inputs) if n]
-    outputs = [helper.make_value_info(f"y{i}", onnx.TypeProto()) for i in range(n_out)]
-    graph = helper.make_graph([node], op.lower(), graph_inputs, outputs)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-
-
-def run_oracle(model, inputs, oracle):
-    feeds = {f"x{i}": x for i, x in enumerate(inputs) if x is not None}
-    if oracle == "ref":
-        return ReferenceEvaluator(model).run(None, feeds)
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    sess = ort.InferenceSession(model.SerializeToString(), opts,
-                                providers=["CPUExecutionProvider"])
-    return sess.run(None, feeds)
-
-
-def assert_same(ours, ref):
-    ref = np.asarray(ref)
-    assert ours.dtype == ref.dtype, (ours.dtype, ref.dtype)
-    assert ours.shape == ref.shape, (ours.shape, ref.shape)
-    if ref.dtype.kind == "f" or ref.dtype == ml_dtypes.bfloat16:
-        tol = 1e-2 if ref.dtype.itemsize == 2 else 1e-5
-        np.testing.assert_allclose(ours.astype(np.float64), ref.astype(np.float64), rtol=tol,
-                                   atol=tol, equal_nan=True)
-    elif ref.dtype.kind == "V":  # float8/float4 and int4/int2: exact, NaN equal to NaN
-        np.testing.assert_array_equal(ours.astype(np.float64), ref.astype(np.float64))
-    else:
-        np.testing.assert_array_equal(ours, ref)
+    return random_array(rng, *shape, dtype=dtype)
 
 
 def case(name, op, inputs, opset=18, n_out=1, oracle="ort", **attrs):
