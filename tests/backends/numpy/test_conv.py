@@ -9,15 +9,13 @@ the op.
 from __future__ import annotations
 
 import numpy as np
-import onnx
-import onnxruntime as ort
 import pytest
-from onnx import helper
-from onnx.reference import ReferenceEvaluator
 
 import onyx.backend
 from onyx.backends.numpy.kernels import conv as conv_kernels
 from onyx.ir.errors import OnyxError
+from onyx.testing import run_oracle
+from onyx.testing import single_node_model as make_model
 
 rng = np.random.default_rng(0)
 
@@ -33,30 +31,6 @@ def q(*shape, dtype=np.uint8):
 
 def scalar(v, dtype=np.float32):
     return np.array(v, dtype=dtype)
-
-
-def make_model(op, inputs, attrs, opset, n_out=1):
-    names = ["" if x is None else f"x{i}" for i, x in enumerate(inputs)]
-    while names and not names[-1]:
-        names.pop()
-    node = helper.make_node(op, names, [f"y{i}" for i in range(n_out)], **attrs)
-    graph_inputs = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(x.dtype),
-                                                  x.shape)
-                    for n, x in zip(names, inputs) if n]
-    outputs = [helper.make_value_info(f"y{i}", onnx.TypeProto()) for i in range(n_out)]
-    graph = helper.make_graph([node], op.lower(), graph_inputs, outputs)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-
-
-def run_oracle(model, inputs, oracle):
-    feeds = {f"x{i}": x for i, x in enumerate(inputs) if x is not None}
-    if oracle == "ref":
-        return ReferenceEvaluator(model).run(None, feeds)
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    sess = ort.InferenceSession(model.SerializeToString(), opts,
-                                providers=["CPUExecutionProvider"])
-    return sess.run(None, feeds)
 
 
 def run_ours(model, inputs):

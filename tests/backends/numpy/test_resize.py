@@ -13,15 +13,13 @@ import builtins
 import io
 
 import numpy as np
-import onnx
-import onnxruntime as ort
 import pytest
-from onnx import helper
-from onnx.reference import ReferenceEvaluator
 
 import onyx.backend
 from onyx.backends.numpy.kernels import resize as resize_kernels
 from onyx.ir.errors import LimitError, OnyxError, UnsupportedOpError
+from onyx.testing import run_oracle
+from onyx.testing import single_node_model as make_model
 
 rng = np.random.default_rng(2)
 
@@ -38,30 +36,6 @@ def f32(*values):
 
 def i64(*values):
     return np.array(values, dtype=np.int64)
-
-
-def make_model(op, inputs, attrs, opset, n_out=1):
-    names = ["" if x is None else f"x{i}" for i, x in enumerate(inputs)]
-    while names and not names[-1]:
-        names.pop()
-    node = helper.make_node(op, names, [f"y{i}" for i in range(n_out)], **attrs)
-    graph_inputs = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(x.dtype),
-                                                  x.shape)
-                    for n, x in zip(names, inputs) if n]
-    outputs = [helper.make_value_info(f"y{i}", onnx.TypeProto()) for i in range(n_out)]
-    graph = helper.make_graph([node], op.lower(), graph_inputs, outputs)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-
-
-def run_oracle(model, inputs, oracle):
-    feeds = {f"x{i}": x for i, x in enumerate(inputs) if x is not None}
-    if oracle == "ref":
-        return ReferenceEvaluator(model).run(None, feeds)
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    sess = ort.InferenceSession(model.SerializeToString(), opts,
-                                providers=["CPUExecutionProvider"])
-    return sess.run(None, feeds)
 
 
 def run_ours(model, inputs):
