@@ -18,6 +18,7 @@ from onnx.reference import ReferenceEvaluator
 
 import onyx.backend
 from onyx.ir.errors import LimitError, OnyxError, ShapeError
+from onyx.testing import single_node_model as make_model
 
 rng = np.random.default_rng(0)
 I64 = np.int64
@@ -33,19 +34,6 @@ def rand(*shape, dtype=np.float32):
 
 def ints(*values):
     return np.array(values, dtype=I64)
-
-
-def make_model(op, inputs, attrs, opset, n_out=1):
-    names = ["" if x is None else f"x{i}" for i, x in enumerate(inputs)]
-    while names and not names[-1]:
-        names.pop()
-    node = helper.make_node(op, names, [f"y{i}" for i in range(n_out)], **attrs)
-    graph_inputs = [helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(x.dtype),
-                                                  x.shape)
-                    for n, x in zip(names, inputs) if n]
-    outputs = [helper.make_value_info(f"y{i}", onnx.TypeProto()) for i in range(n_out)]
-    graph = helper.make_graph([node], op.lower(), graph_inputs, outputs)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
 
 
 def run_onyx(model, inputs):
