@@ -32,7 +32,6 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from importlib import metadata
 
 import numpy as np
 import torch
@@ -47,6 +46,7 @@ from benchmarks.bench_inference import (
     _share_text,
     cpu_info,
     json_text,
+    versions,
 )
 
 OPS = ("add", "matmul", "relu")
@@ -216,22 +216,6 @@ def bench_training(warmup: int, repeat: int, seed: int) -> dict:
 
 
 # ---------------------------------------------------------------- environment
-def versions() -> dict:
-    found = {}
-    for dist in ("onyx", "numpy", "torch"):
-        try:
-            found[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            found[dist] = None
-    try:
-        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        found["numpy_blas"] = f"{blas.get('name')} {blas.get('version')}"
-    except Exception:  # show_config's layout is not a stable API
-        found["numpy_blas"] = None
-    found["python"] = platform.python_version()
-    return found
-
-
 def environment(argv: list[str]) -> dict:
     threads = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                           "MKL_NUM_THREADS") if k in os.environ}
@@ -240,7 +224,7 @@ def environment(argv: list[str]) -> dict:
         "command": shlex.join([sys.executable, "-m", "benchmarks.bench_eager", *argv]),
         "cwd": os.getcwd(), "platform": platform.platform(), "cpu": cpu_info(),
         "memory_gib": _memory_gib(), "thread_env": threads,
-        "torch_threads": torch.get_num_threads(), "versions": versions(),
+        "torch_threads": torch.get_num_threads(), "versions": versions(("onyx", "numpy", "torch")),
         "loadavg_start": _rounded(os.getloadavg()),
     }
 

@@ -225,9 +225,10 @@ def cpu_info() -> dict:
     return info
 
 
-def versions() -> dict:
+def versions(dists=("onyx", "numpy", "onnxruntime", "onnx", "ml_dtypes")) -> dict:
+    """Installed versions of ``dists``, NumPy's BLAS and Python."""
     found = {}
-    for dist in ("onyx", "numpy", "onnxruntime", "onnx", "ml_dtypes"):
+    for dist in dists:
         try:
             found[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
