@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 from onnx import helper
-from onnx.reference import ReferenceEvaluator
 
 import onyx.backend
 from onyx.ir.errors import OnyxError, ShapeError
+from onyx.testing import run_oracle
 
 rng = np.random.default_rng(1)
 I64 = np.int64
@@ -44,17 +43,6 @@ def make_model(op, inputs, attrs, opset, n_out=1):
 
 def run_onyx(model, inputs):
     return list(onyx.backend.prepare(model).run([x for x in inputs if x is not None]))
-
-
-def run_oracle(model, inputs, oracle):
-    feeds = {f"x{i}": x for i, x in enumerate(inputs) if x is not None}
-    if oracle == "ref":
-        return ReferenceEvaluator(model).run(None, feeds)
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    sess = ort.InferenceSession(model.SerializeToString(), opts,
-                                providers=["CPUExecutionProvider"])
-    return sess.run(None, feeds)
 
 
 def assert_same(ours, ref):

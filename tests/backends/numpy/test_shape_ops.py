@@ -11,13 +11,12 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 from onnx import helper, numpy_helper
-from onnx.reference import ReferenceEvaluator
 
 import onyx.backend
 from onyx.ir.errors import LimitError, OnyxError, ShapeError
+from onyx.testing import run_oracle
 from onyx.testing import single_node_model as make_model
 
 rng = np.random.default_rng(0)
@@ -38,17 +37,6 @@ def ints(*values):
 
 def run_onyx(model, inputs):
     return list(onyx.backend.prepare(model).run([x for x in inputs if x is not None]))
-
-
-def run_oracle(model, inputs, oracle):
-    feeds = {f"x{i}": x for i, x in enumerate(inputs) if x is not None}
-    if oracle == "ref":
-        return ReferenceEvaluator(model).run(None, feeds)
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    sess = ort.InferenceSession(model.SerializeToString(), opts,
-                                providers=["CPUExecutionProvider"])
-    return sess.run(None, feeds)
 
 
 def assert_same(ours, ref):

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
-from onnx.reference import ReferenceEvaluator
 
 import onyx.backend
 from onyx.ir.errors import OnyxError
+from onyx.testing import run_oracle
 
 rng = np.random.default_rng(0)
 
@@ -39,17 +38,6 @@ def make_model(op, inputs, attrs, opset):
     graph = helper.make_graph([node], op.lower(), graph_inputs,
                               [helper.make_value_info("y", onnx.TypeProto())])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-
-
-def run_oracle(model, inputs, oracle):
-    feeds = {f"x{i}": x for i, x in enumerate(inputs) if x is not None}
-    if oracle == "ref":
-        return ReferenceEvaluator(model).run(None, feeds)
-    opts = ort.SessionOptions()
-    opts.log_severity_level = 3
-    sess = ort.InferenceSession(model.SerializeToString(), opts,
-                                providers=["CPUExecutionProvider"])
-    return sess.run(None, feeds)
 
 
 def run_onyx(model, inputs):
