@@ -20,6 +20,7 @@ from onyx.frontend.autograd import (
                                     no_grad,
                                     set_grad_enabled,
 )
+from onyx.frontend.compile import compile  # noqa: A004, F401  (onyx.compile, as torch.compile)
 from onyx.ir.errors import (
                                     GraphError,
                                     InputError,

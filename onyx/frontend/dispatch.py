@@ -19,6 +19,10 @@ DOMAIN_OPSETS = {"": OPSET, "ai.onnx.ml": 5, "ai.onnx.preview.training": 1}
 
 _kernels: dict[tuple[str, str], tuple] = {}
 
+# The active ``onyx.frontend.compile.trace.Tracer`` (None in eager mode): every op is
+# reported to it. One module-global check keeps the eager path as fast as before.
+_TRACER = None
+
 
 def _kernel(op_type: str, domain: str):
     entry = _kernels.get((domain, op_type))
@@ -79,6 +83,8 @@ def apply(op_type: str, *inputs, num_outputs: int = 1, domain: str = "", **attrs
             if t is not None and t.requires_grad:
                 _record(op_type, attrs, inputs, outs, domain)
                 break
+    if _TRACER is not None:  # onyx.compile is tracing: the op becomes a graph node
+        _TRACER.record(op_type, domain, attrs, inputs, outs)
     return outs[0] if num_outputs == 1 else tuple(outs)
 
 

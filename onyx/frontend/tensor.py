@@ -16,9 +16,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from onyx.frontend import dispatch as _dispatch
 from onyx.frontend import dtypes
 from onyx.frontend.device import device as _device
 from onyx.ir.errors import OnyxError
+
+
+def _check_read(t: Tensor, what: str) -> None:
+    """Inside ``onyx.compile`` tracing, reading a traced value into Python is a graph break."""
+    if _dispatch._TRACER is not None:
+        _dispatch._TRACER.check_read(t, what)
 
 
 class _Version:
@@ -121,12 +128,14 @@ class Tensor:
 
     # ---------------------------------------------------------------- conversion
     def numpy(self, *, force: bool = False) -> np.ndarray:
+        _check_read(self, "numpy()")
         if self.requires_grad and not force:
             raise OnyxError("can't call numpy() on a tensor that requires grad; use "
                             "tensor.detach().numpy()")
         return self._data
 
     def item(self):
+        _check_read(self, "item()")
         if self._data.size != 1:
             raise OnyxError(f"a tensor with {self._data.size} elements cannot be converted "
                             f"to a Python scalar")
@@ -134,11 +143,13 @@ class Tensor:
             float(self._data.reshape(()))
 
     def tolist(self):
+        _check_read(self, "tolist()")
         if self._data.dtype.kind in "biufcO":
             return self._data.tolist()
         return self._data.astype(np.float32).tolist()
 
     def __array__(self, dtype=None, copy=None):
+        _check_read(self, "np.asarray()")
         return self._data if dtype is None else self._data.astype(dtype)
 
     def __len__(self) -> int:
@@ -147,6 +158,7 @@ class Tensor:
         return self._data.shape[0]
 
     def __bool__(self) -> bool:
+        _check_read(self, "bool() (an `if`/`while` on a tensor)")
         if self._data.size != 1:
             raise OnyxError(f"the truth value of a tensor with {self._data.size} elements is "
                             f"ambiguous")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from onyx.frontend.optim.optimizer import Optimizer, assign, op, scalar
+from onyx.frontend.optim.optimizer import Optimizer, assign, hyper, op, scalar
 from onyx.frontend.tensor import Tensor
+from onyx.ir.dtypes import DType
 
 
 def _check(lr, eps, betas, weight_decay) -> None:
@@ -39,13 +38,14 @@ class Adam(Optimizer):
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = Tensor._wrap(np.zeros_like(p._data))
         beta1, beta2 = group["betas"]
-        lr, wd = group["lr"], group["weight_decay"]
         g = op("Neg", grad) if group["maximize"] else grad
-        state["step"] = Tensor._wrap(state["step"]._data + 1)
-        step = float(state["step"]._data)
+        step = state["step"] = op("Add", state["step"], Tensor._wrap(np.ones((), np.float32)))
+        lr = hyper(group, "lr", p, np.float64)
+        wd = group["weight_decay"]
         if wd:
             if self._decoupled:
-                assign(p, op("Mul", p, scalar(1 - lr * wd, p)))
+                keep = op("Sub", _f64(1.0), op("Mul", lr, _f64(wd)))
+                assign(p, op("Mul", p, _cast(keep, p)))
             else:
                 g = op("Add", g, op("Mul", p, scalar(wd, p)))
         m = op("Add", state["exp_avg"], op("Mul", op("Sub", g, state["exp_avg"]),
@@ -53,13 +53,28 @@ class Adam(Optimizer):
         v = op("Add", op("Mul", state["exp_avg_sq"], scalar(beta2, p)),
                op("Mul", op("Mul", g, g), scalar(1 - beta2, p)))
         state["exp_avg"], state["exp_avg_sq"] = m, v
-        step_size = lr / (1 - beta1 ** step)
-        bias2_sqrt = math.sqrt(1 - beta2 ** step)
+        # bias corrections from the step tensor (float64, as torch's Python floats), so a
+        # traced step keeps counting instead of baking in the step it was traced at
+        step64 = op("Cast", step, to=int(DType.DOUBLE))
+        step_size = op("Div", lr, _one_minus_pow(beta1, step64))
+        bias2_sqrt = op("Sqrt", _one_minus_pow(beta2, step64))
         if group["amsgrad"]:
             v = state["max_exp_avg_sq"] = op("Max", state["max_exp_avg_sq"], v)
-        denom = op("Add", op("Div", op("Sqrt", v), scalar(bias2_sqrt, p)),
+        denom = op("Add", op("Div", op("Sqrt", v), _cast(bias2_sqrt, p)),
                    scalar(group["eps"], p))
-        assign(p, op("Sub", p, op("Mul", op("Div", m, denom), scalar(step_size, p))))
+        assign(p, op("Sub", p, op("Mul", op("Div", m, denom), _cast(step_size, p))))
+
+
+def _f64(value: float) -> Tensor:
+    return Tensor._wrap(np.asarray(value, np.float64))
+
+
+def _one_minus_pow(beta: float, step64: Tensor) -> Tensor:
+    return op("Sub", _f64(1.0), op("Pow", _f64(beta), step64))
+
+
+def _cast(x: Tensor, like: Tensor) -> Tensor:
+    return op("Cast", x, to=int(DType.from_numpy(like._data.dtype)))
 
 
 class AdamW(Adam):

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from onyx.frontend.optim.optimizer import Optimizer, assign, op, scalar
+from onyx.frontend.optim.optimizer import Optimizer, assign, hyper, op, scalar
 from onyx.frontend.tensor import Tensor
+from onyx.ir.dtypes import DType
 
 
 def _zeros(p, fill: float = 0.0) -> Tensor:
     return Tensor._wrap(np.full_like(p._data, fill))
+
+
+def _next_step(step: Tensor) -> Tensor:
+    return op("Add", step, Tensor._wrap(np.ones((), step._data.dtype)))
 
 
 def _decay(g, p, wd):
@@ -37,13 +42,17 @@ class Adagrad(Optimizer):
 
     def _update(self, p, grad, state, group) -> None:
         g = op("Neg", grad) if group["maximize"] else grad
-        state["step"] = Tensor._wrap(state["step"]._data + 1)
-        step = float(state["step"]._data)
+        step = state["step"] = _next_step(state["step"])
         g = _decay(g, p, group["weight_decay"])
-        clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
+        # clr = lr / (1 + (step - 1) * lr_decay), in float64 from the step tensor (traceable)
+        one = Tensor._wrap(np.asarray(1.0, np.float64))
+        decay = op("Mul", op("Sub", op("Cast", step, to=11), one),
+                   Tensor._wrap(np.asarray(group["lr_decay"], np.float64)))
+        clr = op("Div", hyper(group, "lr", p, np.float64), op("Add", one, decay))
+        clr = op("Cast", clr, to=int(DType.from_numpy(p._data.dtype)))
         state["sum"] = op("Add", state["sum"], op("Mul", g, g))
         std = op("Add", op("Sqrt", state["sum"]), scalar(group["eps"], p))
-        assign(p, op("Sub", p, op("Mul", op("Div", g, std), scalar(clr, p))))
+        assign(p, op("Sub", p, op("Mul", op("Div", g, std), clr)))
 
 
 class RMSprop(Optimizer):
@@ -64,7 +73,7 @@ class RMSprop(Optimizer):
             if group["centered"]:
                 state["grad_avg"] = _zeros(p)
         g = op("Neg", grad) if group["maximize"] else grad
-        state["step"] = Tensor._wrap(state["step"]._data + 1)
+        state["step"] = _next_step(state["step"])
         g = _decay(g, p, group["weight_decay"])
         sq = state["square_avg"] = _ema(state["square_avg"], op("Mul", g, g), group["alpha"], p)
         if group["centered"]:
@@ -77,9 +86,9 @@ class RMSprop(Optimizer):
             buf = op("Add", op("Mul", state["momentum_buffer"], scalar(group["momentum"], p)),
                      op("Div", g, avg))
             state["momentum_buffer"] = buf
-            assign(p, op("Sub", p, op("Mul", buf, scalar(group["lr"], p))))
+            assign(p, op("Sub", p, op("Mul", buf, hyper(group, "lr", p))))
         else:
-            assign(p, op("Sub", p, op("Mul", op("Div", g, avg), scalar(group["lr"], p))))
+            assign(p, op("Sub", p, op("Mul", op("Div", g, avg), hyper(group, "lr", p))))
 
 
 class Adadelta(Optimizer):
@@ -96,7 +105,7 @@ class Adadelta(Optimizer):
             state["square_avg"] = _zeros(p)
             state["acc_delta"] = _zeros(p)
         g = op("Neg", grad) if group["maximize"] else grad
-        state["step"] = Tensor._wrap(state["step"]._data + 1)
+        state["step"] = _next_step(state["step"])
         g = _decay(g, p, group["weight_decay"])
         rho, eps = group["rho"], group["eps"]
         sq = state["square_avg"] = _ema(state["square_avg"], op("Mul", g, g), rho, p)
@@ -104,4 +113,4 @@ class Adadelta(Optimizer):
         delta = op("Mul", op("Div", op("Sqrt", op("Add", state["acc_delta"], scalar(eps, p))),
                              std), g)
         state["acc_delta"] = _ema(state["acc_delta"], op("Mul", delta, delta), rho, p)
-        assign(p, op("Sub", p, op("Mul", delta, scalar(group["lr"], p))))
+        assign(p, op("Sub", p, op("Mul", delta, hyper(group, "lr", p))))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from collections import defaultdict
 
+from onyx.frontend import dispatch
 from onyx.frontend.autograd.grad_mode import no_grad
 from onyx.frontend.dispatch import apply
 from onyx.frontend.tensor import Tensor
@@ -71,6 +72,8 @@ class Optimizer:
             from onyx.frontend.autograd.grad_mode import enable_grad
             with enable_grad():
                 loss = closure()
+        if dispatch._TRACER is not None:  # compiled training: state becomes graph inputs
+            dispatch._TRACER.register_optimizer(self)
         with no_grad():
             for group in self.param_groups:
                 for p in group["params"]:
@@ -139,6 +142,18 @@ def assign(p: Tensor, value: Tensor) -> None:
     """Store ``value`` into ``p``'s buffer (an in-place update that bumps its version)."""
     p._data[...] = value._data
     p._version.value += 1
+    if dispatch._TRACER is not None:  # the traced graph must see the parameter's new value
+        dispatch._TRACER.rebind_written(p, value)
+
+
+def hyper(group: dict, key: str, like: Tensor, dtype=None) -> Tensor:
+    """``group[key]`` as a scalar tensor (of ``like``'s dtype, or ``dtype``). In a compiled
+    step it is a graph input, so a scheduler changing it needs no retrace."""
+    import numpy as np
+    like = like if dtype is None else Tensor._wrap(np.zeros((), dtype))
+    if dispatch._TRACER is not None:
+        return dispatch._TRACER.hyperparameter(group, key, like)
+    return Tensor._wrap(np.asarray(group[key], dtype=like._data.dtype))
 
 
 def op(op_type: str, *inputs, **attrs) -> Tensor:

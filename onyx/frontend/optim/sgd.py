@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from onyx.frontend.optim.optimizer import Optimizer, assign, op, required, scalar
-from onyx.frontend.tensor import Tensor
+from onyx.frontend.ops._common import copy_of
+from onyx.frontend.optim.optimizer import Optimizer, assign, hyper, op, required, scalar
 
 
 class SGD(Optimizer):
@@ -29,10 +29,10 @@ class SGD(Optimizer):
         if momentum:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = Tensor._wrap(g._data.copy())  # torch: clone(grad).detach()
+                buf = copy_of(g)  # torch: clone(grad).detach()
             else:
                 buf = op("Add", op("Mul", buf, scalar(momentum, p)),
                          op("Mul", g, scalar(1 - group["dampening"], p)))
             state["momentum_buffer"] = buf
             g = op("Add", g, op("Mul", buf, scalar(momentum, p))) if group["nesterov"] else buf
-        assign(p, op("Sub", p, op("Mul", g, scalar(group["lr"], p))))
+        assign(p, op("Sub", p, op("Mul", g, hyper(group, "lr", p))))
