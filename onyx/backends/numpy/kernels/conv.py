@@ -153,29 +153,99 @@ def check_conv_shapes(op: str, x: np.ndarray, w: np.ndarray, group: int, kernel_
     return kernel
 
 
-def correlate(x: np.ndarray, w: np.ndarray, g: WindowGeometry, group: int) -> np.ndarray:
-    """Grouped cross-correlation of padded ``x`` (N, C, ...) with ``w`` (M, C/group, k...)."""
+def correlate(x: np.ndarray, w: np.ndarray, g: WindowGeometry, group: int,
+              bias: np.ndarray | None = None) -> np.ndarray:
+    """Grouped cross-correlation of padded ``x`` (N, C, ...) with ``w`` (M, C/group, k...),
+    plus ``bias`` (M,) when given.
+
+    The result is computed channel-major, (M, N, out...), and returned as its (N, M, out...)
+    transposed view: then each group is ONE matrix product W (M/g, C/g*taps) @ cols
+    (C/g*taps, N*rows) whose column buffer is a single contiguous copy, instead of one small
+    product per image. Consumers see an ordinary (non-contiguous) array.
+    """
     n, c = x.shape[:2]
     m = w.shape[0]
     cg, mg = c // group, m // group
     taps, rows = math.prod(g.kernel), math.prod(g.out)
-    out = np.zeros((n, m) + g.out, dtype=np.result_type(x.dtype, w.dtype))
-    if out.size == 0 or cg * taps == 0:
-        return out
-    if rows * c * taps > _COLUMN_BUDGET:
-        return _correlate_by_tap(x, w, g, group, out)
+    dtype = np.result_type(x.dtype, w.dtype)
+    if n * m * rows == 0 or cg * taps == 0 or rows * c * taps > _COLUMN_BUDGET:
+        out = np.zeros((n, m) + g.out, dtype=dtype)
+        if out.size and cg * taps:
+            _correlate_by_tap(x, w, g, group, out)
+        return out if bias is None else _add_bias_inplace(out, bias, axis=1)
+    out = np.empty((m, n) + g.out, dtype=dtype)
+    flat = out.reshape(group, mg, n * rows)
     wmat = w.reshape(group, mg, cg * taps)
     r = len(g.out)
-    # im2col as (batch, C, kernel..., out...): output positions stay innermost, so the copy
-    # reads runs of input and the product W @ cols lands directly in (N, M, out...) order.
-    perm = (0, 1) + tuple(range(2 + r, 2 + 2 * r)) + tuple(range(2, 2 + r))
+    # (C, kernel..., N, out...): the product lands directly in (M, N, out...) order.
+    perm = (1,) + tuple(range(2 + r, 2 + 2 * r)) + (0,) + tuple(range(2, 2 + r))
     chunk = max(1, _COLUMN_BUDGET // max(1, rows * c * taps))
     for start in range(0, n, chunk):
         win = sliding_windows(x[start:start + chunk], g)
         b = win.shape[0]
-        cols = win.transpose(perm).reshape(b, group, cg * taps, rows)
-        out[start:start + b] = np.matmul(wmat, cols).reshape((b, m) + g.out)
-    return out
+        cols = np.ascontiguousarray(win.transpose(perm)).reshape(group, cg * taps, b * rows)
+        if b == n:
+            np.matmul(wmat, cols, out=flat)
+        else:
+            part = np.matmul(wmat, cols).reshape((m, b) + g.out)
+            out[:, start:start + b] = part
+    if bias is not None:
+        _add_bias_inplace(out, bias, axis=0)
+    return out.swapaxes(0, 1)
+
+
+def flat_columns_pay_off(x: np.ndarray, w: np.ndarray, g: WindowGeometry) -> bool:
+    """Whether ``correlate_flat`` suits this convolution: stride 1, and a column buffer with
+    more rows (C * taps) than the output has channels, so that copying columns in long runs
+    saves more than the final copy of the output costs."""
+    if any(s != 1 for s in g.strides) or any(g.extra):
+        return False
+    n, c = x.shape[:2]
+    taps = math.prod(g.kernel)
+    padded = [s + b + e for s, b, e in zip(x.shape[2:], g.begin, g.end)]
+    columns = c * taps * n * g.out[0] * math.prod(padded[1:])
+    return c * taps > w.shape[0] and 0 < columns <= _COLUMN_BUDGET
+
+
+def correlate_flat(x: np.ndarray, w: np.ndarray, g: WindowGeometry, group: int,
+                   bias: np.ndarray | None = None) -> np.ndarray:
+    """Stride-1 correlation of UNPADDED ``x`` with an im2col copied in long contiguous runs.
+
+    In a padded image flattened per (image, channel), one kernel tap of all output positions
+    is a single run of memory when the output is computed on the padded grid of every
+    spatial axis but the first. Those few extra positions per row are computed and then
+    dropped, and the column copy moves runs of a whole output plane instead of one short
+    output row at a time.
+    """
+    n, c = x.shape[:2]
+    m, cg, taps = w.shape[0], c // group, math.prod(g.kernel)
+    padded = tuple(s + b + e for s, b, e in zip(x.shape[2:], g.begin, g.end))
+    # One spare row on the first axis: the last taps of the last output row read past it.
+    buf = np.zeros((n, c, padded[0] + 1) + padded[1:], dtype=x.dtype)
+    buf[(slice(None), slice(None)) + tuple(slice(b, b + s) for b, s in
+                                           zip(g.begin, x.shape[2:]))] = x
+    inner = [math.prod(padded[i + 1:]) for i in range(len(padded))]
+    length = g.out[0] * inner[0]
+    size = buf.itemsize
+    view = np.lib.stride_tricks.as_strided(
+        buf, (group, cg) + g.kernel + (n, length),
+        (cg * buf.strides[1], buf.strides[1]) +
+        tuple(d * step * size for d, step in zip(g.dilations, inner)) + (buf.strides[0], size),
+        writeable=False)
+    cols = np.ascontiguousarray(view).reshape(group, cg * taps, n * length)
+    out = np.matmul(w.reshape(group, m // group, cg * taps), cols).reshape(m, n * length)
+    if bias is not None:
+        _add_bias_inplace(out, bias, axis=0)
+    full = out.reshape((m, n, g.out[0]) + padded[1:])
+    kept = full[(slice(None),) * 3 + tuple(slice(0, o) for o in g.out[1:])]
+    return np.ascontiguousarray(kept.swapaxes(0, 1))
+
+
+def _add_bias_inplace(y: np.ndarray, bias: np.ndarray, axis: int) -> np.ndarray:
+    shape = [1] * y.ndim
+    shape[axis] = -1
+    np.add(y, bias.astype(y.dtype, copy=False).reshape(shape), out=y)
+    return y
 
 
 def _correlate_by_tap(x: np.ndarray, w: np.ndarray, g: WindowGeometry, group: int,
@@ -192,11 +262,15 @@ def _correlate_by_tap(x: np.ndarray, w: np.ndarray, g: WindowGeometry, group: in
     return out
 
 
+def _check_bias(op: str, b, m: int) -> None:
+    if b is not None and b.shape != (m,):
+        raise ShapeError(f"{op}: bias B {list(b.shape)} must be 1-D of length M={m}")
+
+
 def _add_bias(op: str, y: np.ndarray, b, m: int) -> np.ndarray:
     if b is None:
         return y
-    if b.shape != (m,):
-        raise ShapeError(f"{op}: bias B {list(b.shape)} must be 1-D of length M={m}")
+    _check_bias(op, b, m)
     return y + b.astype(y.dtype, copy=False).reshape((m,) + (1,) * (y.ndim - 2))
 
 
@@ -208,10 +282,14 @@ def conv(x, w, b=None, *, auto_pad="NOTSET", dilations=None, group=1, kernel_sha
     g = window_geometry("Conv", x.shape[2:], kernel_shape=kernel_shape, strides=strides,
                         dilations=dilations, pads=pads, auto_pad=auto_pad)
     check_elements((x.shape[0], w.shape[0]) + g.out, 8 * x.dtype.itemsize, "Conv output")
+    _check_bias("Conv", b, w.shape[0])
     dt = wide_dtype(x.dtype)
-    xp = pad_spatial(x.astype(dt, copy=False), g, 0)
-    y = correlate(xp, w.astype(dt, copy=False), g, group)
-    return _add_bias("Conv", y, b, w.shape[0]).astype(x.dtype, copy=False)
+    xw, ww = x.astype(dt, copy=False), w.astype(dt, copy=False)
+    if flat_columns_pay_off(xw, ww, g):
+        y = correlate_flat(xw, ww, g, group, b)
+    else:
+        y = correlate(pad_spatial(xw, g, 0), ww, g, group, b)
+    return y.astype(x.dtype, copy=False)
 
 
 # ------------------------------------------------------------------ ConvInteger / QLinearConv

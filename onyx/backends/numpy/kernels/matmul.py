@@ -61,11 +61,34 @@ def matmul(A, B):
             and a.shape[1] == b.shape[0] \
             and a.shape[0] * b.shape[1] * a.dtype.itemsize <= limits.max_tensor_bytes:
         return np.matmul(a, b)  # fast path: plain 2-D product, size already bounded
+    if a.ndim > 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype in _FAST \
+            and a.shape[-1] == b.shape[0]:
+        out = _rows_matmul(a, b)
+        if out is not None:
+            return out
     if a.dtype != b.dtype:
         raise ShapeError(f"MatMul: operand types differ: {a.dtype} and {b.dtype}")
     wide = accumulation_dtype(a.dtype)
     out = _checked_matmul(a.astype(wide, copy=False), b.astype(wide, copy=False), "MatMul")
     return np.asarray(out).astype(a.dtype, copy=False)
+
+
+def _rows_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """(..., K) @ (K, N) as ONE 2-D product over all leading rows, or None if it can't be.
+
+    NumPy's matmul makes one BLAS call per batch entry, which is slow for many small
+    entries. When ``a``'s leading axes are a permutation of a contiguous layout (``a`` is
+    contiguous, or a transposed view such as seq-first attention inputs), the rows are
+    multiplied in memory order and the result is handed out in the same permuted layout.
+    """
+    lead = a.ndim - 1
+    order = sorted(range(lead), key=lambda i: -a.strides[i])
+    rows = a.transpose(order + [lead])
+    if not rows.flags.c_contiguous:
+        return None
+    limits.check_elements(a.shape[:-1] + b.shape[1:], 8 * a.dtype.itemsize, "MatMul")
+    out = np.matmul(rows.reshape(-1, a.shape[-1]), b).reshape(rows.shape[:-1] + b.shape[1:])
+    return out.transpose(list(np.argsort(order)) + [lead])
 
 
 # ----------------------------------------------------------------------------- Gemm
@@ -99,13 +122,24 @@ def _gemm(a, b, c, alpha: float, beta: float, trans_a: int, trans_b: int,
     mn = (at.shape[0], bt.shape[1])
     limits.check_elements(mn, 64, "Gemm")
     wide = accumulation_dtype(a.dtype)
-    y = _times(at.astype(wide, copy=False) @ bt.astype(wide, copy=False), alpha)
+    y = np.matmul(at.astype(wide, copy=False), bt.astype(wide, copy=False))
+    y = _scaled_inplace(y, alpha) if y.dtype.kind == "f" else _times(y, alpha)
     # beta == 0 drops C entirely (as BLAS does), so a NaN in C cannot leak into Y.
     if c is not None and beta != 0.0:
         c = np.asarray(c)
         _check_c(c, mn, strict_c)
-        y = y + _times(c.astype(wide, copy=False), beta)
+        c = _times(c.astype(wide, copy=False), beta)
+        if y.dtype.kind == "f" and np.result_type(y, c) == y.dtype:
+            np.add(y, c, out=y)  # y is our own fresh product: add C in place
+        else:
+            y = y + c
     return np.asarray(y).astype(a.dtype, copy=False)
+
+
+def _scaled_inplace(y: np.ndarray, k: float) -> np.ndarray:
+    if k != 1.0:
+        np.multiply(y, y.dtype.type(k), out=y)
+    return y
 
 
 @kernel("Gemm", since=1, until=6)
@@ -117,7 +151,34 @@ def gemm_broadcast_attribute(A, B, C, *, alpha=1.0, beta=1.0, broadcast=0, trans
 @kernel("Gemm", since=7)
 def gemm(A, B, C=None, *, alpha=1.0, beta=1.0, transA=0, transB=0):
     """Y = alpha * A' @ B' + beta * C with C unidirectionally broadcast to (M, N)."""
+    if isinstance(A, np.ndarray) and isinstance(B, np.ndarray) and A.ndim == B.ndim == 2 \
+            and A.dtype in _FAST and B.dtype == A.dtype:
+        y = _gemm_float(A, B, C, alpha, beta, transA, transB)
+        if y is not None:
+            return y
     return _gemm(A, B, C, alpha, beta, transA, transB)
+
+
+def _gemm_float(a: np.ndarray, b: np.ndarray, c, alpha: float, beta: float, trans_a: int,
+                trans_b: int) -> np.ndarray | None:
+    """The common case (float32/float64 of one dtype, C a bias row or a full matrix) with the
+    fewest steps: this runs once per Linear layer, where the general path's checks cost more
+    than the product of a small batch. None when the case is not that one."""
+    at = a.T if trans_a else a
+    bt = b.T if trans_b else b
+    m, n = at.shape[0], bt.shape[1]
+    if at.shape[1] != bt.shape[0] or m * n * a.dtype.itemsize > limits.max_tensor_bytes:
+        return None
+    use_c = c is not None and beta != 0.0
+    if use_c and not (isinstance(c, np.ndarray) and c.dtype == a.dtype
+                      and c.shape in ((n,), (1, n), (m, n))):
+        return None
+    y = np.matmul(at, bt)
+    if alpha != 1.0:
+        np.multiply(y, a.dtype.type(alpha), out=y)
+    if use_c:
+        np.add(y, c if beta == 1.0 else c * a.dtype.type(beta), out=y)
+    return y
 
 
 # ----------------------------------------------------------------------------- quantized

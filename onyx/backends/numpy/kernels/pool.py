@@ -2,10 +2,11 @@
 and the region-of-interest pools MaxRoiPool and RoiAlign.
 
 Window pools reduce tap by tap over strided views of the padded input (``conv.window_taps``),
-so no window is copied. Padding is filled with the reduction's identity (-inf for max, 0 for
-sums); AveragePool divides by a per-axis count of the positions each window really covers
-(the padded region with ``count_include_pad``, the input otherwise), never by the ceil_mode
-overhang.
+so no window is copied; MaxPool without indices reduces one spatial axis at a time (a max is
+separable), sum(kernel) passes instead of prod(kernel). Padding is filled with the
+reduction's identity (-inf for max, 0 for sums); AveragePool divides by a per-axis count of
+the positions each window really covers (the padded region with ``count_include_pad``, the
+input otherwise), never by the ceil_mode overhang.
 """
 
 from __future__ import annotations
@@ -136,12 +137,32 @@ def max_pool(ctx, x, *, auto_pad="NOTSET", ceil_mode=0, dilations=None, kernel_s
 
 
 def _window_max(xp: np.ndarray, g: WindowGeometry) -> np.ndarray:
-    if _many_taps(g):
-        return sliding_windows(xp, g).max(axis=tuple(range(-len(g.kernel), 0)))
-    views = window_taps(xp, g)
-    y = next(views).copy()
-    for view in views:
-        np.maximum(y, view, out=y)
+    """Max over each window, one spatial axis at a time.
+
+    A window's max is the max along its last axis of the maxima along the others, so this
+    costs sum(kernel) passes instead of prod(kernel); reducing the outer axes first keeps
+    the long contiguous rows as the operands of the first, largest passes. Exactly equal to
+    the per-window max (NaN included: np.maximum propagates it).
+    """
+    y = xp
+    for axis in range(len(g.kernel)):
+        y = _axis_max(y, axis + 2, g.kernel[axis], g.dilations[axis], g.strides[axis],
+                      g.out[axis])
+    # 1x1 windows leave a strided view of the input: hand out an array of our own.
+    return y.copy() if all(k == 1 for k in g.kernel) else y
+
+
+def _axis_max(x: np.ndarray, axis: int, k: int, dilation: int, stride: int,
+              out: int) -> np.ndarray:
+    def tap(t: int) -> np.ndarray:
+        index = [slice(None)] * x.ndim
+        index[axis] = slice(t * dilation, t * dilation + (out - 1) * stride + 1, stride)
+        return x[tuple(index)]
+    if k == 1:
+        return tap(0)
+    y = np.maximum(tap(0), tap(1))
+    for t in range(2, k):
+        np.maximum(y, tap(t), out=y)
     return y
 
 

@@ -35,14 +35,41 @@ def softmax_along(x: np.ndarray, axis: int) -> np.ndarray:
     if x.size == 0:
         return x.astype(wide, copy=True)
     if wide == x.dtype:
-        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-        return e / np.sum(e, axis=axis, keepdims=True)
+        return _softmax_inplace(x, axis)
     # 16-bit floats follow the op's function body (Exp, ReduceSum, Div): each step computed in
     # float32 and its result rounded to the input type, as the expanded graph would run.
     e = np.exp(x.astype(wide) - np.max(x, axis=axis, keepdims=True).astype(wide))
     e = e.astype(x.dtype).astype(wide)
     total = np.sum(e, axis=axis, keepdims=True).astype(x.dtype).astype(wide)
     return e / total
+
+
+# |x| <= this: exp(x) is a normal float32 number far from overflow (e**60 ~ 1e26), and a
+# sum of up to 1e12 of them stays finite, so the max need not be subtracted.
+_EXP_SAFE = 60.0
+
+
+def _softmax_inplace(x: np.ndarray, axis: int) -> np.ndarray:
+    """exp(x - max) / sum in one buffer: every step after the first writes in place, so the
+    op makes one temporary of x's size instead of three.
+
+    Subtracting the row max only keeps exp from overflowing or underflowing; when every
+    value is within +-_EXP_SAFE (two whole-tensor reductions, far cheaper than a per-row
+    max and a subtraction) exp(x) / sum is the same quotient, equal up to float rounding.
+    NaN and infinities fail the test and take the shifted form.
+    """
+    if x.size and x.max() <= _EXP_SAFE and x.min() >= -_EXP_SAFE:
+        e = np.exp(x)
+    else:
+        e = np.subtract(x, np.max(x, axis=axis, keepdims=True))
+        np.exp(e, out=e)
+    if axis == e.ndim - 1 and e.shape[-1] > 1:
+        # A row sum as a matrix-vector product: BLAS beats NumPy's strided reduction here.
+        total = np.matmul(e, np.ones((e.shape[-1], 1), dtype=e.dtype))
+    else:
+        total = np.sum(e, axis=axis, keepdims=True)
+    np.divide(e, total, out=e)
+    return e
 
 
 def hardmax_along(x: np.ndarray, axis: int) -> np.ndarray:
