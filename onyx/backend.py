@@ -22,17 +22,23 @@ class OnyxRep(BackendRep):
     def __init__(self, model: ir.Model):
         self.model = model
         self.executor = Executor(model)
+        self._outputs = _outputs_type(self.executor.output_names)
 
     def run(self, inputs, **kwargs):
         if isinstance(inputs, np.ndarray):
             inputs = [inputs]
         outputs = self.executor.run(inputs)
-        names = [n if n.isidentifier() else f"output_{i}"
-                 for i, n in enumerate(self.executor.output_names)]
-        try:
-            return namedtuple("Outputs", names)(*outputs)
-        except ValueError:
-            return tuple(outputs)
+        return tuple(outputs) if self._outputs is None else self._outputs(*outputs)
+
+
+def _outputs_type(output_names: list[str]):
+    """The named tuple ``run`` returns, built once (``None`` where the names cannot be
+    field names, e.g. duplicates: then a plain tuple)."""
+    names = [n if n.isidentifier() else f"output_{i}" for i, n in enumerate(output_names)]
+    try:
+        return namedtuple("Outputs", names)
+    except ValueError:
+        return None
 
 
 class OnyxBackend(Backend):
