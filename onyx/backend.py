@@ -30,6 +30,10 @@ class OnyxRep(BackendRep):
         outputs = self.executor.run(inputs)
         return tuple(outputs) if self._outputs is None else self._outputs(*outputs)
 
+    def memory_report(self, feeds=None) -> dict[str, int]:
+        """Planned and measured memory of the main graph (see ``Executor.memory_report``)."""
+        return self.executor.memory_report(feeds)
+
 
 def _outputs_type(output_names: list[str]):
     """The named tuple ``run`` returns, built once (``None`` where the names cannot be

@@ -23,8 +23,10 @@ from onyx.passes.constant_folding import ConstantFoldingPass
 from onyx.passes.conv_bn import ConvBatchNormFusionPass
 from onyx.passes.cse import CommonSubexpressionEliminationPass
 from onyx.passes.dce import DeadCodeEliminationPass
+from onyx.passes.fusion import ElementwiseFusionPass
 from onyx.passes.gemm import GemmFusionPass
 from onyx.passes.infra import Pass, PipelineReport, run_pipeline
+from onyx.passes.memory_plan import MemoryPlanningPass
 from onyx.passes.shape_inference import ShapeInferencePass
 from onyx.passes.simplify import SimplifyPass
 
@@ -38,7 +40,9 @@ PIPELINE: tuple[tuple[str, int, Callable[[], Pass]], ...] = (
     ("gemm", 2, GemmFusionPass),
     ("conv_bn", 2, ConvBatchNormFusionPass),
     ("constant_folding", 1, ConstantFoldingPass),  # what simplify/CSE exposed
+    ("fusion", 2, ElementwiseFusionPass),  # last rewrite: every fused op stays in one group
     ("dce", 1, DeadCodeEliminationPass),  # the nodes and weights the rewrites left behind
+    ("memory_plan", 2, MemoryPlanningPass),  # analysis only: the peak-memory figure
 )
 PASSES: tuple[str, ...] = tuple(dict.fromkeys(name for name, _, _ in PIPELINE))
 MAX_LEVEL = 2
@@ -61,7 +65,8 @@ def optimize(model: Model, level: int = 1, *, verify: bool = True,
     """Optimize a copy of ``model``; return ``(optimized, report)``. ``model`` is not changed.
 
     Level 0 runs nothing; 1 shape inference, DCE, constant folding, simplification and CSE;
-    2 also fuses MatMul+Add into Gemm and BatchNormalization into Conv.
+    2 also fuses MatMul+Add into Gemm and BatchNormalization into Conv, groups elementwise
+    chains into ``onyx.fused`` functions and plans memory (figures in the report's notes).
     """
     passes = passes_for_level(level)
     copy = copy_model(model)

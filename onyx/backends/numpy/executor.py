@@ -3,6 +3,11 @@
 The graph is turned into a plan once: one step per node with its kernel, converted attributes
 and the values to free after it (intermediates die right after their last use). Subgraph bodies
 (If/Loop/Scan/SequenceMap) and model-local functions become nested plans.
+
+Memory: each run has a ``BufferPool``. Fused groups (``onyx.fused`` functions) and the plain
+elementwise ops with an ``out=`` form write into pool buffers; a pool buffer whose value dies
+is handed to the next op that needs one of the same shape and dtype (``fused.py``).
+``Executor.memory_report()`` gives the planned figures and what the last run allocated.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from onyx.backends.numpy.fused import BufferPool, FastElementwise, FusedGroup, fast_op
 from onyx.backends.numpy.registry import KernelContext, lookup, normalize_domain
 from onyx.backends.numpy.values import check_feed, convert_attribute, describe_value
 from onyx.ir import limits
@@ -24,17 +30,26 @@ from onyx.ir.errors import (
     UnsupportedOpError,
     describe_node,
 )
+from onyx.ir.families import FUSED_DOMAIN
+from onyx.ir.memory import plan_memory
 from onyx.ir.types import OptionalType
+
+LEGACY_BROADCAST_UNTIL = 6  # binary ops broadcast by other rules before opset 7
+KERNELS_PACKAGE = "onyx.backends.numpy.kernels."
 
 
 class Step:
-    __slots__ = ("node", "fn", "ctx", "inputs", "outputs", "attrs", "free", "subgraphs")
+    __slots__ = ("node", "fn", "ctx", "inputs", "outputs", "attrs", "free", "subgraphs",
+                 "pooled", "inplace")
 
     def __init__(self, node, fn, ctx, inputs, outputs, attrs, subgraphs):
         self.node, self.fn, self.ctx = node, fn, ctx
         self.inputs, self.outputs, self.attrs = inputs, outputs, attrs
         self.subgraphs = subgraphs
         self.free: list[Value] = []
+        # ``fn(pool, *args)``: writes into pool buffers; ``inplace``: may reuse a dying input
+        self.pooled = isinstance(fn, FastElementwise | FusedGroup)
+        self.inplace = self.pooled and fn.inplace
 
 
 class Subgraph:
@@ -117,7 +132,12 @@ class Plan:
                             outputs_wanted=tuple(bool(o.name) or bool(o._uses)
                                                  for o in node.outputs)) \
             if entry.wants_ctx else None
-        return Step(node, entry.fn, ctx, list(node.inputs), list(node.outputs), attrs, subgraphs)
+        fn = entry.fn
+        spec = fast_op(node) if opset > LEGACY_BROADCAST_UNTIL and ctx is None else None
+        # The out= form stands in for onyx's own kernel only (not one put in its place).
+        if spec is not None and entry.fn.__module__.startswith(KERNELS_PACKAGE):
+            fn = FastElementwise(spec, entry.fn, attrs)
+        return Step(node, fn, ctx, list(node.inputs), list(node.outputs), attrs, subgraphs)
 
     def _function_step(self, node: Node, fn: Function, depth: int) -> Step:
         key = fn.key
@@ -128,6 +148,9 @@ class Plan:
         scope = _Scope(fn.opset_imports or self.scope.opsets, self.scope.functions,
                        self.scope.call_stack + (key,))
         plan = Plan(body, scope, depth + 1)
+        if fn.domain == FUSED_DOMAIN:
+            return Step(node, FusedGroup(plan), None, list(node.inputs), list(node.outputs),
+                        {}, [])
 
         def call(*inputs):
             return tuple(plan.run(list(inputs), {}, check=False))
@@ -169,8 +192,12 @@ class Plan:
                 self.steps[i].free.append(v)
 
     # ------------------------------------------------------------------ running
-    def run(self, inputs: list, env: dict, *, check: bool = True) -> list:
+    def run(self, inputs: list, env: dict, *, check: bool = True, pool: BufferPool | None = None,
+            sizes: dict | None = None) -> list:
+        """Run the steps; ``pool`` lends the buffers (a fresh one if not given), ``sizes``
+        (if given) receives the bytes of every array a step produced."""
         g = self.graph
+        pool = BufferPool() if pool is None else pool
         real_inputs = [v for v in g.inputs]
         if len(inputs) > len(real_inputs):
             raise InputError(f"graph {g.name!r} takes {len(real_inputs)} inputs, got "
@@ -191,16 +218,27 @@ class Plan:
                                      f"given")
                 env[v] = None
         with np.errstate(all="ignore"):
-            for step in self.steps:
-                self._run_step(step, env)
+            for i, step in enumerate(self.steps):
+                pool.clock = i
+                self._run_step(step, env, pool)
+                if sizes is not None:
+                    for o in step.outputs:
+                        if isinstance(env.get(o), np.ndarray):
+                            sizes[o] = env[o].nbytes
         return [env.get(v) for v in g.outputs]
 
-    def _run_step(self, step: Step, env: dict) -> None:
+    def _run_step(self, step: Step, env: dict, pool: BufferPool | None = None) -> None:
         args = [None if v is None else env[v] for v in step.inputs]
         for sub in step.subgraphs:
             sub.outer = env
         try:
-            if step.ctx is not None:
+            if step.inplace:
+                # A temporary read last by this one op may become its output buffer.
+                dead = [env[v] for v in step.free if v in env and v not in step.outputs]
+                result = step.fn.call_inplace(pool, dead, *args)
+            elif step.pooled:
+                result = step.fn(pool, *args)
+            elif step.ctx is not None:
                 result = step.fn(step.ctx, *args, **step.attrs)
             else:
                 result = step.fn(*args, **step.attrs)
@@ -223,8 +261,27 @@ class Plan:
                 env[o] = r
         else:
             env[outs[0]] = result
+        if pool is not None:
+            self._recycle(step, args, env, pool)
         for v in step.free:
             env.pop(v, None)
+
+    @staticmethod
+    def _recycle(step: Step, args: list, env: dict, pool: BufferPool) -> None:
+        """Return the buffers of the values dying here to ``pool``, unless a result (or a
+        body that read them from this scope) may still alias them."""
+        if not pool.owned:
+            return
+        if not step.pooled:
+            pool.check_escapes(args, [env.get(o) for o in step.outputs])
+        for sub in step.subgraphs:
+            for v in sub.free_vars:
+                if v in env:
+                    pool.escape(env[v])
+        made = {id(env.get(o)) for o in step.outputs}  # an in-place result took a dead buffer
+        for v in step.free:
+            if v in env and id(env[v]) not in made:
+                pool.give(env[v])
 
 
 def bind_function(fn: Function, call: Node) -> Graph:
@@ -247,8 +304,31 @@ class Executor:
         self.plan = Plan(model.graph, _Scope(model.opset_imports, model.functions))
         self.input_names = [v.name for v in model.graph.inputs if v.const is None]
         self.output_names = [v.name for v in model.graph.outputs]
+        self.last_run: dict[str, int] = {}
+        self._demand: dict | None = None  # buffer shapes the last run asked for, and when
 
     def run(self, feeds: dict[str, Any] | list) -> list:
+        return self._run(feeds, None)
+
+    def memory_report(self, feeds: dict[str, Any] | list | None = None) -> dict[str, int]:
+        """The memory plan of the main graph and what the last run allocated.
+
+        Keys: ``planned_bytes`` (all buffers when dead ones are reused), ``unplanned_bytes``
+        (every intermediate in its own buffer), ``live_peak_bytes``, ``buffers``, ``values``,
+        ``unknown_size``; after a run also ``run_allocated`` / ``run_allocated_bytes`` (pool
+        buffers created) and ``run_reused`` (pool buffers handed out again). Sizes come from
+        the inferred types; with ``feeds`` the model is run once and the sizes measured (for
+        symbolic dimensions).
+        """
+        sizes = None
+        if feeds is not None:
+            sizes = {}
+            self._run(feeds, sizes)
+        report = plan_memory(self.model.graph, sizes).report()
+        report.update(self.last_run)
+        return report
+
+    def _run(self, feeds: dict[str, Any] | list, sizes: dict | None) -> list:
         g = self.model.graph
         if isinstance(feeds, dict):
             known = {v.name for v in g.inputs}
@@ -270,4 +350,9 @@ class Executor:
             if len(inputs) < len(free):
                 raise InputError(f"got {len(inputs)} inputs, the model takes {len(free)}: "
                                  f"{[v.name for v in free]}")
-        return self.plan.run(inputs, {})
+        pool = BufferPool(self._demand)
+        outputs = self.plan.run(inputs, {}, pool=pool, sizes=sizes)
+        self._demand = pool.last_take
+        self.last_run = {"run_allocated": pool.allocated,
+                         "run_allocated_bytes": pool.allocated_bytes, "run_reused": pool.reused}
+        return outputs
