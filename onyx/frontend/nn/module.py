@@ -225,6 +225,17 @@ class Module:
                     m._buffers[name] = fn(b)
         return self
 
+    def to_onnx(self, *example_args, path=None, **export_kwargs):
+        """This module's forward pass as an ``onnx.ModelProto`` (also written to ``path`` when
+        given); ``export_kwargs`` are ``onyx.onnx.export``'s (input_names, dynamic_axes, ...).
+        """
+        from onyx import ir
+        from onyx.frontend.onnx_io.export import export_model
+        built = export_model(self, example_args, **export_kwargs)
+        if path is not None:
+            ir.save(built, path)
+        return ir.to_onnx(built)
+
     def to(self, *args, **kwargs) -> Module:
         """Move/cast parameters and buffers in place: ``to(dtype)``, ``to("cpu")``."""
         from onyx.frontend.device import device
