@@ -5,7 +5,9 @@ Run from the repository root::
     python examples/digits_cnn.py            # a few seconds on two cores, ~98% test accuracy
 
 ``main(epochs=..., seed=...)`` returns the test accuracy and the mean loss of every epoch, so
-tests can run it with fewer epochs.
+tests can run it with fewer epochs. The network (``DigitsCNN``: two convolutions, max-pooling,
+two linear layers) and the data set are defined in ``onyx/tools/digits.py``, shared with
+``onyx demo``.
 """
 
 from __future__ import annotations
@@ -17,29 +19,8 @@ import onyx
 import onyx.nn as nn
 import onyx.optim as optim
 import onyx.vision.transforms as transforms
+from onyx.tools.digits import DigitsCNN, digits_split  # the model and data of `onyx demo`
 from onyx.utils.data import DataLoader
-
-try:  # run as a script, examples/ is on sys.path
-    from digits import digits_split
-except ImportError:  # imported as examples.digits_cnn
-    from examples.digits import digits_split
-
-
-class DigitsCNN(nn.Module):
-    """conv16-relu-pool-conv32-relu-flatten-fc64-relu-fc10 on 1x8x8 images."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # 16x4x4
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(),                   # 32x4x4
-        )
-        self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(32 * 4 * 4, 64), nn.ReLU(), nn.Linear(64, 10),
-        )
-
-    def forward(self, x: onyx.Tensor) -> onyx.Tensor:
-        return self.classifier(self.features(x))
 
 
 def evaluate(model: nn.Module, loader: DataLoader) -> float:

@@ -10,8 +10,10 @@ import argparse
 import json
 import os
 import re
-import sys
 import unittest
+
+from onyx.tools.table import format_table, paint
+from onyx.tools.table import progress as progress_bar
 
 # One exclude file, shared by the test suite and this command.
 EXCLUDES = os.path.join(os.path.dirname(__file__), "conformance_excludes.txt")
@@ -66,7 +68,7 @@ def run_suite(backend_module=None, excludes_path: str = EXCLUDES, *, pattern: st
         rx = re.compile(pattern)
         cases = [c for c in cases if rx.search(re.sub(r"_(cpu|cuda)$", "", c[1]))]
     results = {"node": _zero(), "all": _zero(), "failures": []}
-    bar = _progress(len(cases), progress)
+    bar = progress_bar(len(cases), "conformance", unit="case", enabled=progress)
     for category, name, item, reason in cases:
         if reason is not None:
             status = "excluded"
@@ -76,15 +78,16 @@ def run_suite(backend_module=None, excludes_path: str = EXCLUDES, *, pattern: st
                 results["failures"].append(name)
         for key in (("node", "all") if category == "NodeModel" else ("all",)):
             results[key][status] += 1
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
+        bar.update(1)
+    bar.close()
     return results
 
 
+COUNTS = ("passed", "failed", "excluded", "skipped")
+
+
 def _zero() -> dict:
-    return {"passed": 0, "failed": 0, "excluded": 0, "skipped": 0}
+    return dict.fromkeys(COUNTS, 0)
 
 
 def _run_one(item) -> str:
@@ -98,20 +101,11 @@ def _run_one(item) -> str:
     return "passed" if result.wasSuccessful() else "failed"
 
 
-def _progress(total: int, enabled: bool):
-    if not enabled:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, unit="case", file=sys.stderr, disable=not sys.stderr.isatty())
-
-
 def add_parser(sub) -> None:
     p = sub.add_parser("conformance", help="run the ONNX backend test suite through onyx",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog="example:\n  onyx conformance --json")
+                       epilog="example (the whole suite takes minutes; -k picks cases):\n"
+                              "  onyx conformance -k '^test_(abs|relu|softmax)' --failures")
     p.add_argument("--json", action="store_true", help="print the counts as JSON")
     p.add_argument("-k", dest="pattern", help="only cases whose name matches this regex")
     p.add_argument("--failures", action="store_true", help="list the failing cases")
@@ -123,12 +117,11 @@ def main(args) -> int:
     if args.json:
         print(json.dumps(res, indent=2))
     else:
-        for key, title in (("node", "node cases"), ("all", "whole suite")):
-            r = res[key]
-            total = sum(r.values())
-            print(f"{title:12s} passed {r['passed']:5d}  failed {r['failed']:4d}  "
-                  f"excluded {r['excluded']:4d}  skipped {r['skipped']:4d}  of {total}")
+        rows = [[title, *(res[key][k] for k in COUNTS), sum(res[key].values())]
+                for key, title in (("node", "node cases"), ("all", "whole suite"))]
+        print(format_table(["cases", *COUNTS, "total"], rows,
+                           colours={2: lambda c: "red" if c != "0" else None}))
         if args.failures:
             for name in res["failures"]:
-                print("  FAIL", name)
+                print(paint("FAIL", "red"), name)
     return 0 if not res["failures"] else 1

@@ -4,9 +4,11 @@ printing what each pass did (time, nodes removed/added/changed)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from onyx import ir
 from onyx.passes import PASSES, optimize
+from onyx.tools.table import print_json
 
 
 def add_parser(sub) -> None:
@@ -21,6 +23,7 @@ def add_parser(sub) -> None:
                    help="0: nothing, 1: cleanup and folding, 2: also fusions (default)")
     p.add_argument("--notes", action="store_true",
                    help="also print why rewrites were skipped")
+    p.add_argument("--json", action="store_true", help="print the pass records as JSON")
     p.set_defaults(func=main)
 
 
@@ -28,5 +31,9 @@ def main(args) -> int:
     model = ir.load(args.input)
     optimized, report = optimize(model, level=args.level)
     ir.save(optimized, args.output)
-    print(report.format(notes=args.notes))
+    if args.json:
+        print_json({"output": args.output, "seconds": report.seconds,
+                    "passes": [dataclasses.asdict(r) for r in report.records]})
+    else:
+        print(report.format(notes=args.notes))
     return 0

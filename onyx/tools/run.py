@@ -8,13 +8,14 @@ import numpy as np
 
 from onyx import ir
 from onyx.tools.inputs import load_inputs, save_outputs
+from onyx.tools.table import print_json
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("run", help="run a model and print or save its outputs",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                        epilog="examples:\n  onyx run model.onnx -i x=x.npy -o out/\n"
-                              "  onyx run model.onnx --random --seed 1 --dim batch=8")
+                              "  onyx run model.onnx --random --seed 1 --dim batch=8 --json")
     p.add_argument("model", help="path of an .onnx file")
     p.add_argument("-i", "--input", action="append", default=[], metavar="NAME=FILE",
                    help="an input from .npy, .npz or TensorProto .pb (repeatable)")
@@ -23,6 +24,8 @@ def add_parser(sub) -> None:
     p.add_argument("--dim", action="append", default=[], metavar="NAME=N",
                    help="size of a symbolic dimension for --random")
     p.add_argument("-o", "--output-dir", help="write each output as NAME.npy into this folder")
+    p.add_argument("--json", action="store_true",
+                   help="print the outputs as JSON (dtype, shape, values)")
     p.set_defaults(func=main)
 
 
@@ -40,6 +43,9 @@ def main(args) -> int:
         for path in save_outputs(executor.output_names, outputs, args.output_dir):
             print(f"wrote {path}")
         return 0
+    if args.json:
+        print_json({name: _as_json(value) for name, value in zip(executor.output_names, outputs)})
+        return 0
     with np.printoptions(precision=5, suppress=True, threshold=50, edgeitems=3):
         for name, value in zip(executor.output_names, outputs):
             if isinstance(value, np.ndarray):
@@ -48,3 +54,14 @@ def main(args) -> int:
             else:
                 print(f"{name}: {value!r}")
     return 0
+
+
+def _as_json(value) -> dict:
+    if isinstance(value, np.ndarray):
+        values = value.astype(object) if value.dtype.kind == "c" else value
+        return {"dtype": str(value.dtype), "shape": list(value.shape),
+                "values": [str(v) for v in values.ravel()] if value.dtype.kind in "cOSU"
+                else value.tolist()}
+    if isinstance(value, list):
+        return {"sequence": [_as_json(v) for v in value]}
+    return {"value": None if value is None else repr(value)}
