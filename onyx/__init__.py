@@ -9,7 +9,7 @@
 
 import sys as _sys
 
-from onyx import ir, nn, onnx, optim, utils
+from onyx import cuda, ir, nn, onnx, optim, utils
 from onyx.frontend import *  # noqa: F403  (tensors, dtypes, creation functions)
 from onyx.frontend import __all__ as _frontend_all
 from onyx.frontend import autograd
@@ -38,6 +38,6 @@ _sys.modules[__name__ + ".autograd"] = autograd
 __version__ = "0.1.0"
 
 __all__ = [*_frontend_all, "GraphError", "InputError", "LimitError", "ModelError", "NodeError",
-           "OnyxError", "ShapeError", "UnsupportedOpError", "autograd", "enable_grad",
+           "OnyxError", "ShapeError", "UnsupportedOpError", "autograd", "cuda", "enable_grad",
            "inference_mode", "ir", "is_grad_enabled", "nn", "no_grad", "onnx", "optim",
            "set_grad_enabled", "utils", "__version__"]

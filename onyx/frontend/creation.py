@@ -21,9 +21,17 @@ from onyx.ir.errors import OnyxError
 
 
 def check_device(device) -> None:
-    if device is not None and _device(device).type != "cpu":
-        raise OnyxError(f"eager tensors live on the CPU, not {device}; compile the model for "
-                        f"the CUDA backend instead (onyx.compile)")
+    """Eager tensors live on the CPU; a CUDA device says why it cannot be used, or, where
+    it can, that CUDA runs compiled graphs (``onyx.compile(model, backend="cuda")``)."""
+    if device is None or _device(device).type == "cpu":
+        return
+    from onyx.backends.cuda import runtime
+    ok, reason = runtime.availability()
+    if not ok:
+        raise OnyxError(f"cannot place a tensor on {device}: CUDA is not available: {reason}")
+    runtime.check_index(_device(device).index)
+    raise OnyxError(f"eager tensors live on the CPU, not {device}; run the model on the GPU "
+                    f"through onyx.compile(model, backend='cuda')")
 
 
 def _python_scalar_dtype(x) -> dtypes.dtype:
