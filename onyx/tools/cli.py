@@ -12,7 +12,8 @@ import sys
 
 from onyx.ir.errors import OnyxError
 
-COMMANDS = ("demo", "info", "dump", "run", "bench", "convert", "optimize", "conformance", "kernels")
+COMMANDS = ("demo", "info", "dump", "run", "check", "bench", "convert", "optimize", "conformance",
+            "kernels")
 
 
 def build_parser() -> argparse.ArgumentParser:
