@@ -24,11 +24,14 @@ from onyx.passes.conv_bn import ConvBatchNormFusionPass
 from onyx.passes.cse import CommonSubexpressionEliminationPass
 from onyx.passes.dce import DeadCodeEliminationPass
 from onyx.passes.fusion import ElementwiseFusionPass
+from onyx.passes.gelu import GeluFusionPass
 from onyx.passes.gemm import GemmFusionPass
 from onyx.passes.infra import Pass, PipelineReport, run_pipeline
+from onyx.passes.layer_norm import LayerNormFusionPass
 from onyx.passes.memory_plan import MemoryPlanningPass
 from onyx.passes.shape_inference import ShapeInferencePass
 from onyx.passes.simplify import SimplifyPass
+from onyx.passes.softmax import SoftmaxFusionPass
 
 # (name, minimum level, factory), in the order they run.
 PIPELINE: tuple[tuple[str, int, Callable[[], Pass]], ...] = (
@@ -39,6 +42,9 @@ PIPELINE: tuple[tuple[str, int, Callable[[], Pass]], ...] = (
     ("cse", 1, CommonSubexpressionEliminationPass),
     ("gemm", 2, GemmFusionPass),
     ("conv_bn", 2, ConvBatchNormFusionPass),
+    ("gelu", 2, GeluFusionPass),  # written-out formulas become the ONNX op (by opset)
+    ("layer_norm", 2, LayerNormFusionPass),
+    ("softmax", 2, SoftmaxFusionPass),
     ("constant_folding", 1, ConstantFoldingPass),  # what simplify/CSE exposed
     ("fusion", 2, ElementwiseFusionPass),  # last rewrite: every fused op stays in one group
     ("dce", 1, DeadCodeEliminationPass),  # the nodes and weights the rewrites left behind
