@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from onyx.ir.core import Model
 from onyx.ir.serde import from_onnx, to_onnx
+from onyx.passes.attention import AttentionFusionPass
 from onyx.passes.constant_folding import ConstantFoldingPass
 from onyx.passes.conv_bn import ConvBatchNormFusionPass
 from onyx.passes.cse import CommonSubexpressionEliminationPass
@@ -45,6 +46,7 @@ PIPELINE: tuple[tuple[str, int, Callable[[], Pass]], ...] = (
     ("gelu", 2, GeluFusionPass),  # written-out formulas become the ONNX op (by opset)
     ("layer_norm", 2, LayerNormFusionPass),
     ("softmax", 2, SoftmaxFusionPass),
+    ("attention", 2, AttentionFusionPass),  # after softmax: it anchors on Softmax
     ("constant_folding", 1, ConstantFoldingPass),  # what simplify/CSE exposed
     ("fusion", 2, ElementwiseFusionPass),  # last rewrite: every fused op stays in one group
     ("dce", 1, DeadCodeEliminationPass),  # the nodes and weights the rewrites left behind

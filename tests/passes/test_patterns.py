@@ -161,3 +161,49 @@ def test_level_2_pipeline_recognises_a_torch_transformer_block(kit):
     ops = kit.op_types(optimized)
     assert {"LayerNormalization", "Gelu", "Softmax"} <= set(ops)
     kit.assert_same_outputs(model, optimized, kit.random_feeds(model), rtol=1e-5, atol=1e-5)
+
+
+def _attention_model(kit, *, scale_op="Mul", mask=True, axis=-1, opset=23):
+    nodes = [helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]),
+             helper.make_node("MatMul", ["q", "kt"], ["qk"])]
+    scores = "qk"
+    if scale_op:
+        nodes.append(helper.make_node(scale_op, ["qk", "c"], ["scaled"]))
+        scores = "scaled"
+    if mask:
+        nodes.append(helper.make_node("Add", [scores, "mask"], ["masked"]))
+        scores = "masked"
+    nodes += [helper.make_node("Softmax", [scores], ["p"], axis=axis),
+              helper.make_node("MatMul", ["p", "v"], ["y"])]
+    inputs = [("q", [2, 3, 5, 4]), ("k", [2, 3, 6, 4]), ("v", [2, 3, 6, 4])]
+    if mask:
+        inputs.append(("mask", [5, 6]))
+    c = np.array(0.5 if scale_op == "Mul" else 2.0, F)
+    return kit.build_model(nodes, inputs, [("y", [2, 3, 5, 4])], {"c": c} if scale_op else {},
+                           opset=opset)
+
+
+@pytest.mark.parametrize("scale_op, mask", [("Mul", True), ("Div", False), (None, True)])
+def test_attention(kit, scale_op, mask):
+    from onyx.passes.attention import AttentionFusionPass
+    model = _apply(kit, _attention_model(kit, scale_op=scale_op, mask=mask),
+                   AttentionFusionPass())
+    assert _ops(kit, model) == ["Attention"]
+    node = next(iter(model.graph))
+    assert node.attr("scale") == pytest.approx(0.5 if scale_op else 1.0)
+    ort = pytest.importorskip("onnxruntime")  # the rewritten model means the same to ORT
+    before = _attention_model(kit, scale_op=scale_op, mask=mask)
+    feeds = kit.random_feeds(before)
+    run = [ort.InferenceSession(ir.to_onnx(m).SerializeToString(),
+                                providers=["CPUExecutionProvider"]).run(None, feeds)[0]
+           for m in (before, model)]
+    np.testing.assert_allclose(run[0], run[1], rtol=1e-5, atol=1e-6)
+
+
+def test_attention_near_misses_are_kept(kit):
+    from onyx.passes.attention import AttentionFusionPass
+    model = _apply(kit, _attention_model(kit, axis=2), AttentionFusionPass())  # wrong axis
+    assert "Attention" not in _ops(kit, model)
+    pass_ = AttentionFusionPass()
+    low = _apply(kit, _attention_model(kit, opset=21), pass_)
+    assert "Attention" not in _ops(kit, low) and "opset 23" in pass_.notes[0]
