@@ -45,9 +45,26 @@ def describe_value(x) -> str:
     return type(x).__name__
 
 
+def _fits(t: TensorType, x: np.ndarray) -> bool:
+    """Whether array ``x`` has exactly ``t``'s dtype and static dims (symbolic dims match
+    anything); ``False`` sends the caller to the checks that say what is wrong."""
+    if t.dtype is DType.UNDEFINED or t.dtype is DType.STRING or x.dtype != t.dtype.numpy:
+        return False
+    if t.shape is None:
+        return True
+    if x.ndim != len(t.shape):
+        return False
+    for want, have in zip(t.shape, x.shape):
+        if want != have and isinstance(want, int):
+            return False
+    return True
+
+
 def check_feed(v: Value, x) -> None:
     """Raise ``InputError`` when ``x`` does not fit the declared type of input ``v``."""
     t = v.type
+    if type(x) is np.ndarray and isinstance(t, TensorType) and _fits(t, x):
+        return  # the common case, without building any message
     if isinstance(t, TensorType):
         if isinstance(x, Tensor):
             x = x.numpy()
