@@ -60,6 +60,9 @@ class Generator:
 
     def numpy(self) -> np.random.Generator:
         """The underlying NumPy generator (what onyx's random functions draw from)."""
+        from onyx.frontend import dispatch
+        if dispatch._TRACER is not None:  # a draw while tracing cannot be replayed
+            dispatch._TRACER.random_draw()
         return self._rng
 
 

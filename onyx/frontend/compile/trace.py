@@ -240,6 +240,16 @@ class Tracer:
         self.emit("RandomUniformLike", [self.value_of(like)], [sample],
                   dtype=int(ir.DType.DOUBLE))
 
+    def written(self, t: Tensor, new: Tensor) -> None:
+        """``ops/inplace.py`` wrote ``new`` into ``t``'s buffer."""
+        self.rebind_written(t, new)
+        if t._base is not None:
+            self.rebind_view_base(t)
+
+    def adopted(self, t: Tensor, new: Tensor) -> None:
+        """``t`` became the recorded output ``new`` was (a view re-expressed on its base)."""
+        self.bind(t, self.value_of(new))
+
     def rebind_written(self, t: Tensor, new: Tensor) -> None:
         """``t``'s buffer now holds ``new``'s value (an in-place op)."""
         cap = self._capture_of(t)
@@ -345,39 +355,12 @@ class Tracer:
 # ---------------------------------------------------------------------------- the trace
 @contextlib.contextmanager
 def tracing(tracer: Tracer):
-    """Make ``tracer`` receive every op; in-place writes are routed to it too."""
-    from onyx.frontend import random as _random
-    from onyx.frontend.ops import inplace as _inplace
+    """Make ``tracer`` receive every op. ``dispatch._TRACER`` is also read by the in-place
+    write path (``ops/inplace.py`` reports each write) and by the random generator (each
+    draw), so those reach the tracer too."""
     if dispatch._TRACER is not None:
         raise TraceError("a trace is already running: compiled functions cannot nest while "
                          "tracing")
-    commit = _inplace._commit
-
-    adopt = _inplace._adopt
-
-    def traced_commit(self, new, start):
-        commit(self, new, start)
-        if dispatch._TRACER is tracer:
-            tracer.rebind_written(self, new)
-            if self._base is not None:
-                tracer.rebind_view_base(self)
-
-    def traced_adopt(self, new):
-        adopt(self, new)
-        if dispatch._TRACER is tracer:  # a view re-expressed on its written base
-            tracer.bind(self, tracer.value_of(new))
-
-    draw = _random.Generator.numpy
-
-    def traced_draw(generator):
-        if dispatch._TRACER is tracer:
-            tracer.random_draw()
-        return draw(generator)
-
-    # inplace.py writes the new value into the old buffer: the tracer must see each write;
-    # every random function draws through Generator.numpy: the tracer must see each draw
-    _inplace._commit, _inplace._adopt = traced_commit, traced_adopt
-    _random.Generator.numpy = traced_draw
     dispatch._TRACER = tracer
     try:
         yield tracer
@@ -385,8 +368,6 @@ def tracing(tracer: Tracer):
             tracer.check_draws()
     finally:
         dispatch._TRACER = None
-        _inplace._commit, _inplace._adopt = commit, adopt
-        _random.Generator.numpy = draw
 
 
 def _flat_args(args: tuple, kwargs: dict) -> list[Tensor]:

@@ -21,7 +21,7 @@ import weakref
 
 import numpy as np
 
-from onyx.frontend import dtypes
+from onyx.frontend import dispatch, dtypes
 from onyx.frontend.autograd.grad_mode import is_grad_enabled, no_grad
 from onyx.frontend.autograd.record import Record
 from onyx.frontend.autograd.rules import get_rule
@@ -117,6 +117,8 @@ def _commit(self: Tensor, new: Tensor, start: int) -> None:
     rec = new.grad_fn
     if rec is not None and rec.seq > start:
         _adopt(self, new)
+    if dispatch._TRACER is not None:  # onyx.compile is tracing: the write is a new value
+        dispatch._TRACER.written(self, new)
 
 
 def _adopt(self: Tensor, new: Tensor) -> None:
@@ -128,6 +130,8 @@ def _adopt(self: Tensor, new: Tensor) -> None:
     versions[i] = self._version.value
     rec.out_versions = tuple(versions)
     self.grad_fn, self._out_index, self.requires_grad = rec, i, True
+    if dispatch._TRACER is not None:
+        dispatch._TRACER.adopted(self, new)
 
 
 def _protect(new: Tensor, self: Tensor, start: int) -> None:
