@@ -240,6 +240,15 @@ class Tracer:
         self.emit("RandomUniformLike", [self.value_of(like)], [sample],
                   dtype=int(ir.DType.DOUBLE))
 
+    def random_op(self, op_type: str, sample: Tensor, like: Tensor | None = None,
+                  **attrs) -> None:
+        """``sample`` was just drawn in Python by ``onyx.rand``/``randn``/...: in the graph it
+        is ``op_type`` (RandomUniform[Like], RandomNormal[Like]), a fresh draw on every run."""
+        self._pending_draw = None
+        inputs = [] if like is None else [self.value_of(like)]
+        self.emit(op_type, inputs, [sample], dtype=int(ir.DType.from_numpy(sample._data.dtype)),
+                  **attrs)
+
     def written(self, t: Tensor, new: Tensor) -> None:
         """``ops/inplace.py`` wrote ``new`` into ``t``'s buffer."""
         self.rebind_written(t, new)

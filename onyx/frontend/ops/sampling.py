@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from onyx.frontend import dtypes
+from onyx.frontend import dispatch, dtypes
 from onyx.frontend.creation import check_device, size_of
 from onyx.frontend.ops._common import method
 from onyx.frontend.ops.inplace import inplace
@@ -45,21 +45,34 @@ def _shape(size, name: str) -> tuple[int, ...]:
     return shape
 
 
+def _traced(t: Tensor, op_type: str, like: Tensor | None = None, **attrs) -> Tensor:
+    """Inside ``onyx.compile`` tracing, the sample becomes a random op of the graph (a new
+    draw per compiled run) instead of a constant."""
+    if dispatch._TRACER is not None:
+        if like is None:
+            attrs["shape"] = list(t.shape)
+        dispatch._TRACER.random_op(op_type + ("Like" if like is not None else ""), t, like,
+                                   **attrs)
+    return t
+
+
 def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None,
-         requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+         requires_grad: bool = False, pin_memory: bool = False, _like=None) -> Tensor:
     """Uniform samples in ``[0, 1)``."""
     check_device(device)
     dt = _float_dtype(dtype)
-    return _leaf(_unit_interval(rng(generator).random(_shape(size, "rand")), dt), dt,
-                 requires_grad)
+    t = _leaf(_unit_interval(rng(generator).random(_shape(size, "rand")), dt), dt,
+              requires_grad)
+    return _traced(t, "RandomUniform", _like, low=0.0, high=1.0)
 
 
 def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
-          requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+          requires_grad: bool = False, pin_memory: bool = False, _like=None) -> Tensor:
     """Standard normal samples."""
     check_device(device)
     dt = _float_dtype(dtype, "normal_kernel_cpu")
-    return _leaf(rng(generator).standard_normal(_shape(size, "randn")), dt, requires_grad)
+    t = _leaf(rng(generator).standard_normal(_shape(size, "randn")), dt, requires_grad)
+    return _traced(t, "RandomNormal", _like, mean=0.0, scale=1.0)
 
 
 def randint(*args, low=None, high=None, size=None, generator=None, out=None, dtype=None,
@@ -120,13 +133,13 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
 def rand_like(input, *, dtype=None, layout=None, device=None, requires_grad: bool = False,
               memory_format=None) -> Tensor:
     return rand(*input.shape, dtype=dtype or input.dtype, device=device,
-                requires_grad=requires_grad)
+                requires_grad=requires_grad, _like=input)
 
 
 def randn_like(input, *, dtype=None, layout=None, device=None, requires_grad: bool = False,
                memory_format=None) -> Tensor:
     return randn(*input.shape, dtype=dtype or input.dtype, device=device,
-                 requires_grad=requires_grad)
+                 requires_grad=requires_grad, _like=input)
 
 
 def randint_like(input, low=0, high=None, *, dtype=None, layout=None, device=None,
