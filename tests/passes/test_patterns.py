@@ -93,6 +93,20 @@ def test_gelu_erf_form(kit, module):
     assert "Gelu" in kit.op_types(model) and "Erf" not in kit.op_types(model)
 
 
+class PowCubeTanhGelu(torch.nn.Module):
+    def forward(self, x):
+        return 0.5 * x * (1.0 + torch.tanh(0.7978845608 * (x + 0.044715 * x.pow(3))))
+
+
+@pytest.mark.parametrize("module", [torch.nn.GELU(approximate="tanh"), PowCubeTanhGelu()],
+                         ids=["nn.GELU-tanh", "pow-cube"])
+def test_gelu_tanh_form(kit, module):
+    model = _export(module, (3, 6), 18, raise_to=20)
+    model = _apply(kit, model, GeluFusionPass())
+    assert _ops(kit, model) == ["Gelu"]
+    assert next(n for n in model.graph if n.op_type == "Gelu").attr("approximate") == "tanh"
+
+
 def test_gelu_near_miss_and_low_opset_are_kept(kit):
     model = _apply(kit, _export(WrongConstantGelu(), (3, 6), 18, raise_to=20), GeluFusionPass())
     assert "Gelu" not in kit.op_types(model)
