@@ -10,6 +10,8 @@ can say "input 0: shape (32, 784) -> (16, 784)".
 
 from __future__ import annotations
 
+import functools
+
 from onyx.frontend.autograd.grad_mode import is_grad_enabled
 from onyx.frontend.tensor import Tensor
 from onyx.ir.errors import OnyxError
@@ -21,12 +23,21 @@ def _shape_text(shape) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+@functools.lru_cache(maxsize=1024)
+def _labels(label: str) -> tuple[str, str, str]:
+    """The three guard labels of a tensor (made once: a cached call checks guards every time)."""
+    return f"{label}: shape", f"{label}: dtype", f"{label}: requires_grad"
+
+
 def tensor_guards(label: str, t: Tensor, dynamic_dims: set[int]) -> list[tuple[str, object]]:
-    shape = tuple("batch" if i in dynamic_dims else d for i, d in enumerate(t._data.shape))
-    if dynamic_dims and len(shape) <= max(dynamic_dims):
-        shape = tuple(t._data.shape)  # too few dims for the symbolic one: guard it exactly
-    return [(f"{label}: shape", shape), (f"{label}: dtype", t._data.dtype),
-            (f"{label}: requires_grad", bool(t.requires_grad))]
+    shape = t._data.shape
+    if dynamic_dims:
+        shape = tuple("batch" if i in dynamic_dims else d for i, d in enumerate(shape))
+        if len(shape) <= max(dynamic_dims):
+            shape = tuple(t._data.shape)  # too few dims for the symbolic one: guard it exactly
+    shape_label, dtype_label, grad_label = _labels(label)
+    return [(shape_label, shape), (dtype_label, t._data.dtype),
+            (grad_label, bool(t.requires_grad))]
 
 
 def argument_guards(args: tuple, kwargs: dict, dynamic: dict[int, set[int]]) -> list:
