@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from onyx.ir.core import Model, Node
 from onyx.ir.types import TensorType
-from onyx.passes.infra import NameScope, Pass
-from onyx.passes.structure import internal, is_op, only_user, replace_with, scalar
+from onyx.passes.structure import FormulaPass, Replacement, internal, is_op, only_user, scalar
 
 
 def _rank(v) -> int | None:
@@ -82,30 +81,15 @@ def match_attention(softmax: Node):
     return q, k, v, mask, scale, out, dead + scale_nodes + [mm, tr]
 
 
-class AttentionFusionPass(Pass):
+class AttentionFusionPass(FormulaPass):
     """Written-out scaled dot-product attention → ``Attention`` (opset ≥ 23)."""
 
-    name = "attention"
+    name, op_type, min_opset, anchors = "attention", "Attention", 23, ("Softmax",)
 
-    def run(self, model: Model) -> bool:
-        softmaxes = [n for n in model.graph if is_op(n, "Softmax")]
-        if model.opset < 23:
-            if any(match_attention(s) for s in softmaxes):
-                self.notes.append(f"attention: the Attention op needs opset 23; the model has "
-                                  f"opset {model.opset}, so the pattern stays written out")
-            return False
-        changed, names = False, NameScope(model)
-        for softmax in softmaxes:
-            if softmax.graph is not model.graph:
-                continue
-            found = match_attention(softmax)
-            if found is None:
-                continue
-            q, k, v, mask, scale, last, dead = found
-            inputs = [q, k, v] + ([mask] if mask is not None else [])
-            node = Node("Attention", inputs, {"scale": float(scale)},
-                        outputs=[names.fresh("attention")])
-            node.outputs[0].type = last.outputs[0].type
-            replace_with(model.graph, last, node, dead)
-            changed = True
-        return changed
+    def match(self, node: Node, model: Model) -> Replacement | None:
+        found = match_attention(node)
+        if found is None:
+            return None
+        q, k, v, mask, scale, last, dead = found
+        inputs = [q, k, v] + ([mask] if mask is not None else [])
+        return Replacement(inputs, {"scale": float(scale)}, last, dead)

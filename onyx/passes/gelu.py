@@ -14,14 +14,14 @@ from __future__ import annotations
 import math
 
 from onyx.ir.core import Model, Node
-from onyx.passes.infra import NameScope, Pass
 from onyx.passes.structure import (
+    FormulaPass,
+    Replacement,
     internal,
     is_op,
     near,
     only_user,
     other_operand,
-    replace_with,
     scalar,
 )
 
@@ -120,27 +120,15 @@ def match_gelu(act: Node):
     return None
 
 
-class GeluFusionPass(Pass):
+class GeluFusionPass(FormulaPass):
     """Erf-form and tanh-form GELU → ``Gelu`` (opset ≥ 20)."""
 
-    name = "gelu"
+    name, op_type, min_opset, anchors = "gelu", "Gelu", 20, ("Erf", "Tanh")
 
-    def run(self, model: Model) -> bool:
-        if model.opset < 20:
-            if any(is_op(n, "Erf", "Tanh") and match_gelu(n) for n in model.graph):
-                self.notes.append(f"Gelu needs opset 20; the model has opset {model.opset}")
-            return False
-        changed, names = False, NameScope(model)
-        for act in [n for n in model.graph if is_op(n, "Erf", "Tanh")]:
-            if act.graph is not model.graph:
-                continue
-            found = match_gelu(act)
-            if found is None:
-                continue
-            x, last, dead, approximate = found
-            node = Node("Gelu", [x], {"approximate": approximate} if approximate != "none"
-                        else None, outputs=[names.fresh("gelu")])
-            node.outputs[0].type = last.outputs[0].type
-            replace_with(model.graph, last, node, dead)
-            changed = True
-        return changed
+    def match(self, node: Node, model: Model) -> Replacement | None:
+        found = match_gelu(node)
+        if found is None:
+            return None
+        x, last, dead, approximate = found
+        attrs = {"approximate": approximate} if approximate != "none" else None
+        return Replacement([x], attrs, last, dead)

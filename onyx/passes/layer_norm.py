@@ -12,16 +12,18 @@ from __future__ import annotations
 import numpy as np
 
 from onyx.ir.core import Model, Node
+from onyx.ir.tensor import Tensor
 from onyx.ir.types import TensorType
-from onyx.passes.infra import NameScope, Pass, constant_value
+from onyx.passes.infra import NameScope, constant_value
 from onyx.passes.structure import (
+    FormulaPass,
+    Replacement,
     internal,
     is_op,
     near,
     only_user,
     other_operand,
     reduce_axes,
-    replace_with,
     scalar,
 )
 
@@ -91,47 +93,34 @@ def _affine(v, op: str, normalized: tuple):
     return user, c
 
 
-class LayerNormFusionPass(Pass):
+class LayerNormFusionPass(FormulaPass):
     """Mean/variance/normalize [* gamma + beta] → ``LayerNormalization`` (opset ≥ 17)."""
 
-    name = "layer_norm"
+    name, op_type, min_opset, anchors = "layer_norm", "LayerNormalization", 17, ("Div",)
 
-    def run(self, model: Model) -> bool:
-        if model.opset < 17:
-            return False
-        changed, names = False, NameScope(model)
-        for div in [n for n in model.graph if is_op(n, "Div")]:
-            if div.graph is not model.graph:
-                continue
-            found = match_layer_norm(div, model.opset)
-            if found is None:
-                continue
-            x, axis, eps, dead = found
-            if not all(isinstance(s, int) for s in x.shape[axis:]):
-                continue
-            normalized = tuple(x.shape[axis:])
-            last, inputs = div, [x]
-            mul, gamma = _affine(div.outputs[0], "Mul", normalized)
-            if mul is not None:
-                dead.insert(0, mul)
-                last = mul
-                add, beta = _affine(mul.outputs[0], "Add", normalized)
-                if add is not None:
-                    dead.insert(0, add)
-                    last = add
-            dtype = x.type.dtype.numpy
-            scale = gamma if mul is not None else _constant(model, names, np.ones(normalized,
-                                                                                  dtype))
-            inputs = [x, scale] + ([beta] if mul is not None and last is not mul else [])
-            node = Node("LayerNormalization", inputs, {"axis": axis, "epsilon": eps},
-                        outputs=[names.fresh("layer_norm")])
-            node.outputs[0].type = last.outputs[0].type
-            replace_with(model.graph, last, node, dead)
-            changed = True
-        return changed
+    def match(self, node: Node, model: Model) -> Replacement | None:
+        found = match_layer_norm(node, model.opset)
+        if found is None:
+            return None
+        x, axis, eps, dead = found
+        if not all(isinstance(s, int) for s in x.shape[axis:]):
+            return None
+        normalized = tuple(x.shape[axis:])
+        last, inputs = node, [x, None]  # no gamma: a scale of ones, made by ``finish``
+        mul, gamma = _affine(node.outputs[0], "Mul", normalized)
+        if mul is not None:
+            dead.insert(0, mul)
+            last, inputs = mul, [x, gamma]
+            add, beta = _affine(mul.outputs[0], "Add", normalized)
+            if add is not None:
+                dead.insert(0, add)
+                last, inputs = add, [x, gamma, beta]
+        return Replacement(inputs, {"axis": axis, "epsilon": eps}, last, dead)
 
-
-def _constant(model: Model, names: NameScope, array: np.ndarray):
-    from onyx.ir.tensor import Tensor
-    name = names.fresh("layer_norm_scale")
-    return model.graph.add_initializer(name, Tensor(array, name))
+    def finish(self, found: Replacement, model: Model, names: NameScope) -> list:
+        if found.inputs[1] is not None:
+            return found.inputs
+        x = found.inputs[0]
+        ones = np.ones(tuple(x.shape[found.attrs["axis"]:]), x.type.dtype.numpy)
+        name = names.fresh("layer_norm_scale")
+        return [x, model.graph.add_initializer(name, Tensor(ones, name))]

@@ -4,8 +4,7 @@
 from __future__ import annotations
 
 from onyx.ir.core import Model, Node
-from onyx.passes.infra import NameScope, Pass
-from onyx.passes.structure import internal, is_op, reduce_axes, replace_with
+from onyx.passes.structure import FormulaPass, Replacement, internal, is_op, reduce_axes
 
 
 def match_softmax(div: Node, opset: int):
@@ -31,25 +30,14 @@ def match_softmax(div: Node, opset: int):
     return x, axes[0], dead
 
 
-class SoftmaxFusionPass(Pass):
+class SoftmaxFusionPass(FormulaPass):
     """Exp / ReduceSum(Exp) over one axis → ``Softmax`` (opset ≥ 13)."""
 
-    name = "softmax"
+    name, op_type, min_opset, anchors = "softmax", "Softmax", 13, ("Div",)
 
-    def run(self, model: Model) -> bool:
-        if model.opset < 13:
-            return False
-        changed, names = False, NameScope(model)
-        for div in [n for n in model.graph if is_op(n, "Div")]:
-            if div.graph is not model.graph:
-                continue
-            found = match_softmax(div, model.opset)
-            if found is None:
-                continue
-            x, axis, dead = found
-            node = Node("Softmax", [x], {"axis": axis},
-                        outputs=[names.fresh("softmax")])
-            node.outputs[0].type = div.outputs[0].type
-            replace_with(model.graph, div, node, dead)
-            changed = True
-        return changed
+    def match(self, node: Node, model: Model) -> Replacement | None:
+        found = match_softmax(node, model.opset)
+        if found is None:
+            return None
+        x, axis, dead = found
+        return Replacement([x], {"axis": axis}, node, dead)

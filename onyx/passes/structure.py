@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from onyx.ir.core import Graph, Node, Value
-from onyx.passes.infra import constant_value
+from onyx.ir.core import Graph, Model, Node, Value
+from onyx.passes.infra import NameScope, Pass, constant_value
 from onyx.passes.rules import _replace
 
 BUILTIN = ("", "ai.onnx")
@@ -74,3 +74,53 @@ def replace_with(graph: Graph, last: Node, node: Node, dead: list[Node]) -> None
     _replace(last.outputs[0], node.outputs[0])
     for n in dead:
         graph.remove(n)
+
+
+class Replacement:
+    """What a formula pass found: the new op's inputs and attributes, the node whose output
+    it replaces and the matched nodes (consumers first) that go away."""
+    __slots__ = ("inputs", "attrs", "last", "dead")
+
+    def __init__(self, inputs: list, attrs: dict | None, last: Node, dead: list[Node]):
+        self.inputs, self.attrs, self.last, self.dead = inputs, attrs, last, dead
+
+
+class FormulaPass(Pass):
+    """Replace a written-out formula by the one ONNX op ``op_type`` that computes it.
+
+    Subclasses name the ops a walk starts from (``anchors``), the opset the op needs and
+    ``match(node, model) -> Replacement | None``. Below that opset nothing changes and a note
+    says why, when the formula is there.
+    """
+
+    op_type: str
+    min_opset: int
+    anchors: tuple[str, ...]
+
+    def match(self, node: Node, model: Model) -> Replacement | None:
+        raise NotImplementedError
+
+    def finish(self, found: Replacement, model: Model, names: NameScope) -> list:
+        """The inputs of the new node (a subclass may add constants to the graph here)."""
+        return found.inputs
+
+    def run(self, model: Model) -> bool:
+        anchors = [n for n in model.graph if is_op(n, *self.anchors)]
+        if model.opset < self.min_opset:
+            if any(self.match(n, model) for n in anchors):
+                self.notes.append(f"{self.op_type} needs opset {self.min_opset}; the model has "
+                                  f"opset {model.opset}, so the formula stays written out")
+            return False
+        changed, names = False, NameScope(model)
+        for anchor in anchors:
+            if anchor.graph is not model.graph:
+                continue  # taken by an earlier replacement
+            found = self.match(anchor, model)
+            if found is None:
+                continue
+            node = Node(self.op_type, self.finish(found, model, names), found.attrs,
+                        outputs=[names.fresh(self.name)])
+            node.outputs[0].type = found.last.outputs[0].type
+            replace_with(model.graph, found.last, node, found.dead)
+            changed = True
+        return changed
