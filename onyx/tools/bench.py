@@ -12,8 +12,7 @@ from collections.abc import Callable
 import numpy as np
 
 from onyx import ir
-from onyx.tools.convert import parse_dims
-from onyx.tools.inputs import load_inputs
+from onyx.tools.inputs import add_input_arguments, inputs_from_args
 from onyx.tools.table import format_table, print_json, progress
 
 EXAMPLE = "onyx bench model.onnx --warmup 3 --repeat 20"
@@ -29,11 +28,7 @@ def add_parser(sub) -> None:
     p.add_argument("--repeat", type=int, default=50, help="timed runs (default 50)")
     p.add_argument("--level", type=int, choices=(0, 1, 2), default=2,
                    help="onyx optimization level (default 2)")
-    p.add_argument("-i", "--input", action="append", default=[], metavar="NAME=FILE",
-                   help="an input (.npy, .npz, .pb); the others are random")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
-    p.add_argument("--dim", action="append", default=[], metavar="NAME=N",
-                   help="size of a symbolic dimension in the random inputs")
+    add_input_arguments(p)
     p.add_argument("--json", action="store_true", help="print the timings as JSON")
     p.set_defaults(func=main)
 
@@ -87,7 +82,7 @@ def main(args) -> int:
     if args.warmup < 0 or args.repeat < 1:
         raise ValueError("--warmup must be >= 0 and --repeat >= 1")
     model = ir.load(args.model)
-    feeds = load_inputs(model, args.input, random=True, seed=args.seed, dims=parse_dims(args.dim))
+    feeds = inputs_from_args(model, args, random=True)
     runners = [(f"onyx (level {args.level})", _onyx_runner(model, args.level, feeds))]
     ort, note = _ort_runner(args.model, feeds)
     if ort is not None:

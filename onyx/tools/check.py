@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 
 from onyx import ir
-from onyx.tools.convert import compare, parse_dims
-from onyx.tools.inputs import load_inputs
+from onyx.tools.convert import compare
+from onyx.tools.inputs import add_input_arguments, inputs_from_args
 from onyx.tools.table import format_table, paint, print_json
 
 
@@ -25,12 +25,7 @@ def add_parser(sub) -> None:
                        epilog="examples:\n  onyx check model.onnx --random --against onnxruntime\n"
                               "  onyx check model.onnx -i x=x.npy --bisect --level 2")
     p.add_argument("model", help="path of an .onnx file")
-    p.add_argument("-i", "--input", action="append", default=[], metavar="NAME=FILE",
-                   help="an input from .npy, .npz or TensorProto .pb (repeatable)")
-    p.add_argument("--random", action="store_true", help="fill missing inputs at random")
-    p.add_argument("--seed", type=int, default=0, help="seed for --random")
-    p.add_argument("--dim", action="append", default=[], metavar="NAME=N",
-                   help="size of a symbolic dimension for --random")
+    add_input_arguments(p, random_flag=True)
     p.add_argument("--level", type=int, default=2, help="optimization level to check (1 or 2)")
     p.add_argument("--against", choices=("onnxruntime", "reference"),
                    help="also run the model in this oracle and compare")
@@ -47,8 +42,7 @@ def main(args) -> int:
     from onyx.passes.pipeline import optimize
     model = ir.load(args.model)
     random = args.random or not args.input
-    feeds = load_inputs(model, args.input, random=random, seed=args.seed,
-                        dims=parse_dims(args.dim))
+    feeds = inputs_from_args(model, args, random=random)
     base = onyx.backend.prepare(model).executor
     expected = base.run(dict(feeds))
     names = base.output_names

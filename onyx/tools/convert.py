@@ -12,7 +12,7 @@ import onnx
 
 from onyx import ir
 from onyx.ir.errors import ModelError
-from onyx.tools.inputs import load_inputs
+from onyx.tools.inputs import add_input_arguments, load_inputs, parse_dims
 from onyx.tools.table import format_table, print_json
 
 EXAMPLE = "onyx convert model.onnx model-op21.onnx --opset 21"
@@ -25,26 +25,11 @@ def add_parser(sub) -> None:
     p.add_argument("model", help="path of an .onnx file")
     p.add_argument("output", help="where to write the converted .onnx file")
     p.add_argument("--opset", type=int, required=True, help="target ai.onnx opset version")
-    p.add_argument("-i", "--input", action="append", default=[], metavar="NAME=FILE",
-                   help="an input for the verification run (.npy, .npz, .pb); others random")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
-    p.add_argument("--dim", action="append", default=[], metavar="NAME=N",
-                   help="size of a symbolic dimension in the random inputs")
+    add_input_arguments(p)
     p.add_argument("--rtol", type=float, default=1e-5, help="relative tolerance (default 1e-5)")
     p.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (default 1e-6)")
     p.add_argument("--json", action="store_true", help="print the verification as JSON")
     p.set_defaults(func=main)
-
-
-def parse_dims(specs: list[str]) -> dict[str, int]:
-    """``NAME=N`` strings as a dict; a malformed one is a usage error."""
-    dims = {}
-    for spec in specs:
-        name, sep, value = spec.partition("=")
-        if not sep or not value.strip().isdigit():
-            raise ValueError(f"--dim expects NAME=N with N a non-negative integer, got {spec!r}")
-        dims[name] = int(value)
-    return dims
 
 
 def convert(model: ir.Model, opset: int) -> onnx.ModelProto:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from onyx import ir
+from onyx.tools.inputs import add_dim_argument, parse_dims
 from onyx.tools.table import format_table, print_json
 
 
@@ -26,8 +27,7 @@ def add_parser(sub) -> None:
                    help="pipeline level for --after-each (default 2)")
     p.add_argument("--backend", choices=("numpy", "cuda"), default="numpy",
                    help="cuda: list the CUDA plan (kernels per node, NumPy fallbacks)")
-    p.add_argument("--dim", action="append", default=[], metavar="NAME=N",
-                   help="size of a symbolic dimension for the CUDA plan (default 1)")
+    add_dim_argument(p, "size of a symbolic dimension for the CUDA plan (default 1)")
     p.add_argument("--json", action="store_true", help="with --backend cuda: the plan as JSON")
     p.set_defaults(func=main)
 
@@ -61,7 +61,6 @@ def main(args) -> int:
 
 
 def _cuda_plan(model: ir.Model, args) -> int:
-    from onyx.tools.convert import parse_dims
     from onyx.tools.cuda_plan import plan_rows
     rows = plan_rows(model, parse_dims(args.dim))
     if rows is None:

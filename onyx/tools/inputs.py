@@ -12,6 +12,38 @@ from onyx import ir
 from onyx.ir.errors import InputError
 
 
+def add_input_arguments(p, *, random_flag: bool = False) -> None:
+    """The input options the commands that run a model share: ``-i NAME=FILE``, ``--seed``,
+    ``--dim NAME=N`` and, where missing inputs are not random anyway, ``--random``."""
+    p.add_argument("-i", "--input", action="append", default=[], metavar="NAME=FILE",
+                   help="an input from .npy, .npz or TensorProto .pb (repeatable)")
+    if random_flag:
+        p.add_argument("--random", action="store_true", help="fill missing inputs at random")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
+    add_dim_argument(p, "size of a symbolic dimension in the random inputs")
+
+
+def add_dim_argument(p, help: str) -> None:
+    p.add_argument("--dim", action="append", default=[], metavar="NAME=N", help=help)
+
+
+def parse_dims(specs: list[str]) -> dict[str, int]:
+    """``NAME=N`` strings as a dict; a malformed one is a usage error."""
+    dims = {}
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        if not sep or not value.strip().isdigit():
+            raise ValueError(f"--dim expects NAME=N with N a non-negative integer, got {spec!r}")
+        dims[name] = int(value)
+    return dims
+
+
+def inputs_from_args(model: ir.Model, args, *, random: bool) -> dict[str, np.ndarray]:
+    """The feeds the options of ``add_input_arguments`` describe."""
+    return load_inputs(model, args.input, random=random, seed=args.seed,
+                       dims=parse_dims(args.dim))
+
+
 def load_inputs(model: ir.Model, specs: list[str], *, random: bool = False, seed: int = 0,
                 dims: dict[str, int] | None = None) -> dict[str, np.ndarray]:
     """Inputs from ``name=path`` specs (or bare paths in input order); the rest random if asked."""

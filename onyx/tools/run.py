@@ -7,7 +7,7 @@ import argparse
 import numpy as np
 
 from onyx import ir
-from onyx.tools.inputs import load_inputs, save_outputs
+from onyx.tools.inputs import add_input_arguments, inputs_from_args, save_outputs
 from onyx.tools.table import print_json
 
 
@@ -17,12 +17,7 @@ def add_parser(sub) -> None:
                        epilog="examples:\n  onyx run model.onnx -i x=x.npy -o out/\n"
                               "  onyx run model.onnx --random --seed 1 --dim batch=8 --json")
     p.add_argument("model", help="path of an .onnx file")
-    p.add_argument("-i", "--input", action="append", default=[], metavar="NAME=FILE",
-                   help="an input from .npy, .npz or TensorProto .pb (repeatable)")
-    p.add_argument("--random", action="store_true", help="fill missing inputs at random")
-    p.add_argument("--seed", type=int, default=0, help="seed for --random")
-    p.add_argument("--dim", action="append", default=[], metavar="NAME=N",
-                   help="size of a symbolic dimension for --random")
+    add_input_arguments(p, random_flag=True)
     p.add_argument("-o", "--output-dir", help="write each output as NAME.npy into this folder")
     p.add_argument("--json", action="store_true",
                    help="print the outputs as JSON (dtype, shape, values)")
@@ -31,11 +26,7 @@ def add_parser(sub) -> None:
 
 def main(args) -> int:
     model = ir.load(args.model)
-    dims = {}
-    for spec in args.dim:
-        name, _, value = spec.partition("=")
-        dims[name] = int(value)
-    feeds = load_inputs(model, args.input, random=args.random, seed=args.seed, dims=dims)
+    feeds = inputs_from_args(model, args, random=args.random)
     import onyx.backend  # prepares like the Backend API does (expands Gradient ops, ...)
     executor = onyx.backend.prepare(model).executor
     outputs = executor.run(feeds)
